@@ -1,0 +1,23 @@
+"""excessmtl-oracle NumPy reference: exact, float64, transparent.
+
+Public API (names fixed by issue #2): problem generators, weighting methods, ``run`` and the exact
+oracles. See docs/api.md.
+"""
+from .estimators import ESTIMATORS, adagrad_estimate, exact_estimate, taylor_estimate
+from .loop import Trajectory, run
+from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, duality_gap, front_gap,
+                      is_dominated, minmax_solution, pareto_front, pareto_stationarity)
+from .minnorm import MinNormResult
+from .optimize import minimize_weighted
+from .problems import (MultiTaskProblem, make_linear_problem, make_logistic_problem,
+                       problem_from_arrays)
+from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA, WeightState)
+
+__all__ = [
+    "ESTIMATORS", "METHODS", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
+    "IMTLG", "MGDA", "MinNormResult", "MinmaxSolution", "MultiTaskProblem", "ParetoFront",
+    "Trajectory", "WeightState", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
+    "is_dominated", "make_linear_problem", "make_logistic_problem", "minimize_weighted",
+    "minmax_solution", "pareto_front", "pareto_stationarity", "problem_from_arrays", "run",
+    "taylor_estimate",
+]

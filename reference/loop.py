@@ -1,0 +1,148 @@
+"""The full-batch training loop shared by every method, and the ``Trajectory`` it records.
+
+For t = 1, …, T ([CODE] update order, NOTES §4):
+
+    g_i = ∇ℓ_i(θ_{t−1});   α_t = method.step(ℓ(θ_{t−1}), g, [E(θ_{t−1}), H(θ_{t−1})])
+    θ_t = Π_Θ(θ_{t−1} − η_t Σ_i α_t,i g_i),   η_t = lr (constant) or lr/√t (inv_sqrt)
+
+where Π_Θ is the Euclidean projection on the ball ‖θ − c‖ <= R when ``project_radius`` = R is given
+(the domain of diameter D = 2R assumed by the convergence bound, docs/theory.md), else identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from . import _validate as v
+from .problems import MultiTaskProblem
+
+Schedule = Literal["constant", "inv_sqrt"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Everything one run saw. Index t of per-step arrays is step t+1 (t = 0 … T−1).
+
+    thetas (T+1, d): θ_0 … θ_T.      losses, excess (T+1, m): ℓ(θ_t), E(θ_t) (true values).
+    weights (T, m): α_1 … α_T (as the method returns them, in its convention).
+    estimates (T, m): the method's raw estimate at step t (NaN when it has none).
+    grad_norms (T+1, m): ‖∇ℓ_i(θ_t)‖.   step_sizes (T,): η_1 … η_T.
+    combined_grad_norms (T,): ‖Σ_i α_t,i g_i(θ_{t−1})‖ (α normalised to the simplex): the G_t of
+    the θ-player's regret bound.
+    """
+
+    method: str
+    problem: str
+    thetas: np.ndarray
+    weights: np.ndarray
+    losses: np.ndarray
+    excess: np.ndarray
+    estimates: np.ndarray
+    grad_norms: np.ndarray
+    step_sizes: np.ndarray
+    combined_grad_norms: np.ndarray
+    schedule: str
+    lr: float
+    project_radius: float | None
+    project_center: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def simplex_weights(self) -> np.ndarray:
+        """α_t normalised to Δ_m (removes the ×m of the official convention)."""
+        return self.weights / self.weights.sum(axis=1, keepdims=True)
+
+    @property
+    def theta_bar(self) -> np.ndarray:
+        """θ̄_t = (1/t) Σ_{s<t} θ_s for t = 1 … T, shape (T, d) (the iterates the θ-player played)."""
+        return np.cumsum(self.thetas[:-1], axis=0) / np.arange(1, self.steps + 1)[:, None]
+
+    @property
+    def alpha_bar(self) -> np.ndarray:
+        """ᾱ_t = (1/t) Σ_{s<=t} α_s on the simplex, t = 1 … T, shape (T, m)."""
+        return np.cumsum(self.simplex_weights, axis=0) / np.arange(1, self.steps + 1)[:, None]
+
+    @property
+    def max_excess(self) -> np.ndarray:
+        """max_i E_i(θ_t), t = 0 … T."""
+        return self.excess.max(axis=1)
+
+
+def project_ball(theta: np.ndarray, center: np.ndarray, radius: float | None) -> np.ndarray:
+    """Π onto {‖θ − c‖ <= R}: c + (θ − c)·min(1, R/‖θ − c‖)."""
+    if radius is None:
+        return theta
+    delta = theta - center
+    norm = float(np.linalg.norm(delta))
+    return theta if norm <= radius else center + delta * (radius / norm)
+
+
+def step_size(lr: float, schedule: str, t: int) -> float:
+    """η_t for t = 1, 2, …: lr or lr/√t."""
+    return lr if schedule == "constant" else lr / np.sqrt(t)
+
+
+def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.1,
+        schedule: Schedule = "constant", theta0: object = None,
+        project_radius: float | None = None, project_center: object = None) -> Trajectory:
+    """Run ``method`` for ``steps`` full-batch steps on ``problem`` and record the trajectory."""
+    if not isinstance(problem, MultiTaskProblem):
+        raise TypeError(f"problem must be a MultiTaskProblem, got {type(problem).__name__}")
+    if not (hasattr(method, "init_state") and hasattr(method, "step")):
+        raise TypeError("method must have init_state(n_tasks, dim) and step(state, losses, grads)")
+    T = v.positive_int("steps", steps)
+    lr = v.real("lr", lr, low=0.0, low_open=True)
+    if schedule not in ("constant", "inv_sqrt"):
+        raise ValueError(f"schedule must be 'constant' or 'inv_sqrt', got {schedule!r}")
+    m, d = problem.n_tasks, problem.dim
+    theta = np.zeros(d) if theta0 is None else v.finite_array("theta0", theta0, shape=(d,)).copy()
+    center = np.zeros(d) if project_center is None else \
+        v.finite_array("project_center", project_center, shape=(d,))
+    radius = None if project_radius is None else \
+        v.real("project_radius", project_radius, low=0.0, low_open=True)
+    theta = project_ball(theta, center, radius)
+    needs = getattr(method, "needs", frozenset())
+
+    thetas = np.empty((T + 1, d))
+    losses = np.empty((T + 1, m))
+    excess = np.empty((T + 1, m))
+    gnorms = np.empty((T + 1, m))
+    weights = np.empty((T, m))
+    estimates = np.full((T, m), np.nan)
+    etas = np.empty(T)
+    combined = np.empty(T)
+    state = method.init_state(m, d)
+    for t in range(T + 1):
+        thetas[t] = theta
+        losses[t] = problem.losses(theta)
+        excess[t] = problem.excess_risks(theta)
+        g = problem.grads(theta)
+        gnorms[t] = np.linalg.norm(g, axis=1)
+        if t == T:
+            break
+        extra = {}
+        if "excess" in needs:
+            extra["excess"] = excess[t]
+        if "hessians" in needs:
+            extra["hessians"] = problem.hessians(theta)
+        state, alpha = method.step(state, losses[t], g, **extra)
+        alpha = np.asarray(alpha, dtype=float)
+        weights[t] = alpha
+        if getattr(state, "estimate", None) is not None:
+            estimates[t] = state.estimate
+        direction = alpha @ g
+        combined[t] = np.linalg.norm(direction) / alpha.sum()
+        etas[t] = step_size(lr, schedule, t + 1)
+        theta = project_ball(theta - etas[t] * direction, center, radius)
+        if not np.all(np.isfinite(theta)):
+            raise FloatingPointError(f"θ became non-finite at step {t + 1}: lower lr")
+    return Trajectory(method=repr(method), problem=repr(problem), thetas=thetas, weights=weights,
+                      losses=losses, excess=excess, estimates=estimates, grad_norms=gnorms,
+                      step_sizes=etas, combined_grad_norms=combined, schedule=schedule, lr=lr,
+                      project_radius=radius, project_center=center)
