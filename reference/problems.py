@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
+from scipy.optimize import linprog
 from scipy.special import expit
 
 from . import _validate as v
@@ -118,8 +119,24 @@ class MultiTaskProblem:
         w[i] = 1.0
         return minimize_weighted(self, w)
 
+    def _check_attained(self) -> None:
+        """For logistic loss with λ = 0, ℓ_i has a minimiser iff no direction u has margins
+        (2y_k − 1) x_kᵀu >= 0 for all k with a positive sum (weak separability): along such a u the
+        loss decreases forever. Decided exactly by a linear program."""
+        if self.loss != "logistic" or self.l2 > 0:
+            return
+        for i in range(self.n_tasks):
+            A = (2.0 * self.y[i] - 1.0)[:, None] * self.X[i]          # rows: margins' normals
+            res = linprog(np.zeros(self.dim), A_ub=-A, b_ub=np.zeros(self.n_samples),
+                          A_eq=A.sum(axis=0)[None, :], b_eq=[1.0],
+                          bounds=[(None, None)] * self.dim, method="highs")
+            if res.status == 0:
+                raise ValueError(f"task {i} is linearly separable, so its logistic loss has no "
+                                 "minimiser and ℓ_i^* is not attained: use l2 > 0")
+
     @cached_property
     def _optima(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._check_attained()
         results = [self._solve_task(i) for i in range(self.n_tasks)]
         params = np.stack([r.theta for r in results])
         values = np.array([r.value for r in results])

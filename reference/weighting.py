@@ -230,7 +230,8 @@ class MGDA(_Method):
 class IMTLG(_Method):
     """IMTL-G (Liu et al. 2021), closed form: with u_i = g_i/‖g_i‖, D = [g_1 − g_i]_{i≥2},
     U = [u_1 − u_i]_{i≥2}: α_{2:m} = g_1 Uᵀ (D Uᵀ)⁻¹, α_1 = 1 − Σ_{i≥2} α_i, so that the combined
-    gradient has equal projections on every u_i. Σα = 1 (as LibMTL's IMTL)."""
+    gradient has equal projections on every u_i. Σα = 1 (as LibMTL's IMTL). Raises ValueError
+    where D Uᵀ is singular, where LibMTL would invert a singular matrix."""
 
     name = "IMTLG"
 
@@ -246,7 +247,12 @@ class IMTLG(_Method):
         u = g / norms[:, None]
         D = g[0] - g[1:]
         U = u[0] - u[1:]
-        rest = np.linalg.lstsq((D @ U.T).T, (g[0] @ U.T), rcond=None)[0]
+        B = D @ U.T
+        if np.linalg.cond(B) > 1e12:
+            raise ValueError("IMTL-G is undefined here: the unit task gradients are affinely "
+                             "dependent (D Uᵀ is singular; e.g. more than d+1 tasks, or parallel "
+                             "gradients)")
+        rest = np.linalg.solve(B.T, g[0] @ U.T)
         return replace(state, t=state.t + 1), np.concatenate([[1.0 - rest.sum()], rest])
 
 
