@@ -8,7 +8,9 @@ from .loop import Trajectory, run
 from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, duality_gap, front_gap,
                       is_dominated, minmax_solution, pareto_front, pareto_stationarity)
 from .minnorm import MinNormResult
+from .nonconvex import TanhNetProblem, make_tanh_problem
 from .optimize import minimize_weighted
+from . import nonconvex
 from .problems import (MultiTaskProblem, make_linear_problem, make_logistic_problem,
                        problem_from_arrays)
 from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA, WeightState)
@@ -16,8 +18,8 @@ from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA,
 __all__ = [
     "ESTIMATORS", "METHODS", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
     "IMTLG", "MGDA", "MinNormResult", "MinmaxSolution", "MultiTaskProblem", "ParetoFront",
-    "Trajectory", "WeightState", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
-    "is_dominated", "make_linear_problem", "make_logistic_problem", "minimize_weighted",
+    "TanhNetProblem", "Trajectory", "WeightState", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
+    "is_dominated", "make_linear_problem", "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "nonconvex",
     "minmax_solution", "pareto_front", "pareto_stationarity", "problem_from_arrays", "run",
     "taylor_estimate",
 ]

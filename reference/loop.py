@@ -91,9 +91,14 @@ def step_size(lr: float, schedule: str, t: int) -> float:
 def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.1,
         schedule: Schedule = "constant", theta0: object = None,
         project_radius: float | None = None, project_center: object = None) -> Trajectory:
-    """Run ``method`` for ``steps`` full-batch steps on ``problem`` and record the trajectory."""
-    if not isinstance(problem, MultiTaskProblem):
-        raise TypeError(f"problem must be a MultiTaskProblem, got {type(problem).__name__}")
+    """Run ``method`` for ``steps`` full-batch steps on ``problem`` and record the trajectory.
+
+    ``problem`` is a ``MultiTaskProblem`` or any object with ``n_tasks``, ``dim``, ``losses`` and
+    ``grads`` (e.g. ``reference.TanhNetProblem``); without ``excess_risks`` the excess column is NaN.
+    """
+    if not all(hasattr(problem, a) for a in ("n_tasks", "dim", "losses", "grads")):
+        raise TypeError("problem must provide n_tasks, dim, losses(θ) and grads(θ) (e.g. a "
+                        f"MultiTaskProblem), got {type(problem).__name__}")
     if not (hasattr(method, "init_state") and hasattr(method, "step")):
         raise TypeError("method must have init_state(n_tasks, dim) and step(state, losses, grads)")
     T = v.positive_int("steps", steps)
@@ -108,6 +113,7 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
         v.real("project_radius", project_radius, low=0.0, low_open=True)
     theta = project_ball(theta, center, radius)
     needs = getattr(method, "needs", frozenset())
+    has_excess = hasattr(problem, "excess_risks")
 
     thetas = np.empty((T + 1, d))
     losses = np.empty((T + 1, m))
@@ -121,7 +127,7 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     for t in range(T + 1):
         thetas[t] = theta
         losses[t] = problem.losses(theta)
-        excess[t] = problem.excess_risks(theta)
+        excess[t] = problem.excess_risks(theta) if has_excess else np.nan
         g = problem.grads(theta)
         gnorms[t] = np.linalg.norm(g, axis=1)
         if t == T:

@@ -200,9 +200,10 @@ def is_dominated(problem: MultiTaskProblem, theta: object, *, tol: float = 1e-9,
                    method="SLSQP", options={"ftol": 1e-16, "maxiter": 2000})
     witness = res.x if np.all(np.isfinite(res.x)) else th
     imp = e0 - problem.excess_risks(witness)
-    dominated = bool(np.all(imp >= -feasibility_tol * (1 + np.abs(e0))) and np.max(imp) > tol)
-    if not dominated:
+    feasible = bool(np.all(imp >= -feasibility_tol * (1 + np.abs(e0))))
+    if not feasible:
         witness, imp = th, np.zeros_like(e0)
+    dominated = bool(np.max(imp) > tol)
     return Dominance(dominated=dominated, witness=witness, improvement=imp, tol=tol)
 
 

@@ -61,9 +61,14 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
     m = J.shape[0]
     if m < 1:
         raise ValueError("grads must have at least one row (one task)")
-    G = J @ J.T
-    scale = max(float(np.max(np.diag(G))), np.finfo(float).tiny)
-    eps = tol * scale
+    # the problem is invariant to scaling J; working with J/s keeps J Jᵀ far from overflow
+    s = float(np.max(np.linalg.norm(J, axis=1)))
+    if s == 0.0:
+        lam = np.full(m, 1.0 / m)
+        return MinNormResult(0.0, lam, 0.0, tuple(range(m)))
+    Js = J / s
+    G = Js @ Js.T
+    eps = tol
     j = int(np.argmin(np.diag(G)))
     S = [j]
     lam = np.zeros(m)
@@ -92,7 +97,7 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
             lam[S] = new[keep] / new[keep].sum()
     # polish: exact KKT solution on the final support, kept only if it is feasible and better
     mu = _affine_minimiser(G, S)
-    if np.all(mu >= 0):
+    if np.all(mu >= 0) and mu.sum() > 0:
         cand = np.zeros(m)
         cand[S] = mu / mu.sum()
         if kkt_residual(G, cand) <= kkt_residual(G, lam):
@@ -100,5 +105,5 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
     lam = np.clip(lam, 0.0, None)
     lam /= lam.sum()
     return MinNormResult(value=float(np.linalg.norm(J.T @ lam)), alpha=lam,
-                         kkt_residual=kkt_residual(G, lam),
+                         kkt_residual=kkt_residual(G, lam) * s * s,
                          support=tuple(int(i) for i in np.flatnonzero(lam > 0)))

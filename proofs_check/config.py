@@ -1,0 +1,43 @@
+"""Sizes of the verification suite: ``quick`` (< 30 s, what CI runs) and the default (< 2 min)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import reference as R
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    quick: bool = False
+    seed: int = 0
+
+    @property
+    def horizon(self) -> int:
+        """T_max of the convergence run (two decades from T = 10 in quick mode, three otherwise)."""
+        return 1000 if self.quick else 10000
+
+    @property
+    def train_steps(self) -> int:
+        """Steps of the constant-step runs (Pareto, stationarity, estimator, robustness)."""
+        return 600 if self.quick else 2000
+
+    @property
+    def noise_grid(self) -> tuple[float, ...]:
+        return (0.1, 1.0, 4.0) if self.quick else (0.1, 0.3, 1.0, 2.0, 4.0)
+
+    @property
+    def flip_grid(self) -> tuple[float, ...]:
+        return (0.0, 0.2, 0.4) if self.quick else (0.0, 0.1, 0.2, 0.3, 0.4)
+
+    def linear(self, noise: tuple[float, ...] = (0.1, 0.1, 1.0)) -> R.MultiTaskProblem:
+        """3 linear tasks, d = 5, n = 200; by default the last one has 10× the noise."""
+        return R.make_linear_problem(len(noise), 5, 200, noise=list(noise), seed=self.seed)
+
+    def logistic(self, flip: tuple[float, ...] = (0.0, 0.0, 0.3)) -> R.MultiTaskProblem:
+        """3 logistic tasks, d = 5, n = 300; by default the last one has 30% flipped labels."""
+        return R.make_logistic_problem(len(flip), 5, 300, flip=list(flip), seed=self.seed)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "horizon": self.horizon, "train_steps": self.train_steps,
+                "noise_grid": list(self.noise_grid), "flip_grid": list(self.flip_grid)}

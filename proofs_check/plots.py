@@ -1,0 +1,153 @@
+"""Figures, drawn from the saved results only (``report.json`` and ``data/<claim>.npz``)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import atomic  # noqa: E402
+from .figstyle import (BOUND_STYLES, DPI, FIGSIZE_GRID, FIGSIZE_WIDE, GAP_STYLE,  # noqa: E402
+                       METHOD_STYLE, TASK_COLORS)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    atomic.write_bytes(path, buf.getvalue())
+    return path
+
+
+def _load(root: Path, cid: str) -> dict | None:
+    f = root / "data" / f"{cid}.npz"
+    if not f.exists():
+        return None
+    with np.load(f, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _claim(report: dict, cid: str) -> dict | None:
+    return next((c for c in report["claims"] if c["id"] == cid), None)
+
+
+def plot_rate(d: dict, claim: dict, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=FIGSIZE_WIDE)
+    for ax, name in zip(axes, ("linear", "logistic")):
+        T = d[f"{name}_T"]
+        slope, se = d[f"{name}_slope"]
+        ax.loglog(T, d[f"{name}_gap"], label=f"duality gap (slope {slope:.2f} ± {se:.2f})",
+                  **GAP_STYLE)
+        ax.loglog(T, d[f"{name}_bound_data"], label="data-dependent bound", **BOUND_STYLES["data"])
+        ax.loglog(T, d[f"{name}_bound_apriori"], label="√2·D·G/√T + ln m/(η_α T)",
+                  **BOUND_STYLES["apriori"])
+        ref = d[f"{name}_gap"][0] * (T / T[0]) ** -0.5
+        ax.loglog(T, ref, color="0.6", lw=0.8, label="∝ T^-1/2 (reference)")
+        ax.set(title=f"{name}: gap of (θ̄_T, ᾱ_T)", xlabel="T", ylabel="gap")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Claim 'rate': {claim['verdict']}")
+    return _save(fig, path)
+
+
+def plot_trajectories(d: dict, path_w: Path, path_e: Path) -> list[Path]:
+    out = []
+    for key, ylabel, path in (("weights", "α_t,i (simplex)", path_w),
+                              ("excess", "E_i(θ_t)", path_e)):
+        fig, axes = plt.subplots(1, 2, figsize=FIGSIZE_WIDE)
+        for ax, name in zip(axes, ("linear", "logistic")):
+            t, arr = d[f"{name}_traj_t"], d[f"{name}_{key}"]
+            for i in range(arr.shape[1]):
+                ax.semilogx(t, arr[:, i], color=TASK_COLORS[i % len(TASK_COLORS)],
+                            label=f"task {i}" + (" (noisy)" if i == arr.shape[1] - 1 else ""))
+            if key == "excess":
+                ax.axhline(float(d[f"{name}_minmax"][0]), color="k", ls="--", lw=0.8,
+                           label="min_θ max_i E_i")
+            ax.set(title=f"{name}: ExcessMTL(exact), η_t ∝ 1/√t", xlabel="t", ylabel=ylabel)
+            ax.legend(fontsize=7)
+        out.append(_save(fig, path))
+    return out
+
+
+def plot_noise_sweep(d: dict, path: Path) -> Path:
+    fig, axes = plt.subplots(2, 2, figsize=FIGSIZE_GRID)
+    for col, kind in enumerate(("linear", "logistic")):
+        levels = d[f"{kind}|levels"]
+        for key in [k for k in d if k.startswith(f"{kind}|") and k.endswith("|weights")]:
+            name = key.split("|")[1]
+            style = METHOD_STYLE.get(name, {})
+            axes[0, col].plot(levels, d[key][:, 0], label=name, **style)
+            axes[1, col].plot(levels, d[f"{kind}|{name}|excess"][:, 1:].max(axis=1), **style)
+        xl = "noise std of task 0" if kind == "linear" else "label-flip rate of task 0"
+        axes[0, col].set(title=f"{kind}: weight on the noisy task", xlabel=xl, ylabel="α_0")
+        axes[1, col].set(title=f"{kind}: clean tasks' max excess risk", xlabel=xl,
+                         ylabel="max_{i>0} E_i(θ_T)")
+    axes[0, 0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_front(d: dict, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    f = d["front_losses"]
+    ax.plot(f[:, 1], f[:, 0], color="k", lw=1.2, label="exact Pareto front")
+    opt = d["optimal_losses"]
+    ax.axhline(opt[0], color="0.5", ls=":", lw=0.8, label="ℓ_0* (Bayes-optimal, task 0)")
+    ax.axvline(opt[1], color="0.5", ls="-.", lw=0.8, label="ℓ_1* (task 1, noisy)")
+    for name, (l0, l1) in zip(d["end_names"], d["end_losses"]):
+        style = METHOD_STYLE.get(str(name), dict(marker="*"))
+        ax.plot(l1, l0, ls="none", ms=8, label=str(name),
+                **{k: v for k, v in style.items() if k != "ls"})
+    ax.set(xlabel="ℓ_1 (noisy task)", ylabel="ℓ_0 (clean task)",
+           title="2-task front and each method's end point")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_estimator(d: dict, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+    ax.semilogy(d["ratio_t"], d["ratio_true_ratio"], label="true E_t/E_1", color="k")
+    ax.semilogy(d["ratio_t"], d["ratio_adagrad_ratio"], label="official Ê_t/Ê_1 (AdaGrad)",
+                color="#2ca02c", ls="--")
+    ax.set(xlabel="GD step t", ylabel="relative excess risk",
+           title="Official estimator against the truth (5-D linear regression)")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_stationarity(d: dict, path: Path) -> Path:
+    names = [k[: -len("_min_P")] for k in d if k.endswith("_min_P")]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 4.0))
+    for ax, name in zip(np.atleast_1d(axes), names):
+        ax.loglog(d[f"{name}_t"], d[f"{name}_P"], color="0.7", lw=0.8, label="P(θ_{t-1})")
+        ax.loglog(d[f"{name}_t"], d[f"{name}_min_P"], color="#1f77b4", label="min_{s<=t} P")
+        ax.loglog(d[f"{name}_t"], d[f"{name}_bound"], color="#d62728", ls="--",
+                  label="sqrt(2C_t/(ηt))")
+        ax.set(title=name, xlabel="t", ylabel="Pareto-stationarity measure")
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def make_figures(root: Path) -> list[Path]:
+    """Draw every figure whose data is present under ``root``; return the written paths."""
+    root = Path(root)
+    report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+    fig_dir = root / "figures"
+    out: list[Path] = []
+    if (d := _load(root, "rate")) is not None:
+        out.append(plot_rate(d, _claim(report, "rate"), fig_dir / "rate_gap_vs_T.png"))
+        out += plot_trajectories(d, fig_dir / "weights.png", fig_dir / "excess_risks.png")
+    if (d := _load(root, "robustness")) is not None:
+        out.append(plot_noise_sweep(d, fig_dir / "noise_sweep.png"))
+    if (d := _load(root, "pareto-optimal")) is not None:
+        out.append(plot_front(d, fig_dir / "pareto_front.png"))
+    if (d := _load(root, "estimator")) is not None:
+        out.append(plot_estimator(d, fig_dir / "estimator_ratio.png"))
+    if (d := _load(root, "pareto-stationary")) is not None:
+        out.append(plot_stationarity(d, fig_dir / "stationarity.png"))
+    return out

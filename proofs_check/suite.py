@@ -1,0 +1,109 @@
+"""Run the claim checks and write the report: ``report.json``, ``data/<claim>.npz`` and figures."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import atomic
+from .claims import CLAIMS
+from .config import SuiteConfig
+from .result import ClaimResult
+
+
+def select_claims(ids: Iterable[str] | None) -> list[str]:
+    if ids is None:
+        return list(CLAIMS)
+    ids = [i.strip() for i in ids if i.strip()]
+    unknown = [i for i in ids if i not in CLAIMS]
+    if unknown or not ids:
+        raise ValueError(f"claims must be a comma-separated subset of {list(CLAIMS)}, got "
+                         f"{unknown or ids}")
+    return ids
+
+
+def run_claims(config: SuiteConfig, ids: Iterable[str] | None = None, *,
+               progress: bool = True) -> list[ClaimResult]:
+    """Run the selected claims; a claim that crashes is a bug, so the exception propagates."""
+    out = []
+    bar = tqdm(select_claims(ids), desc="claims", unit="claim", disable=not progress,
+               leave=False)
+    for cid in bar:
+        bar.set_postfix_str(cid)
+        out.append(CLAIMS[cid].run(config))
+    return out
+
+
+def _versions() -> dict:
+    v = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("numpy", "scipy", "matplotlib", "excessmtl-oracle"):
+        try:
+            v[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            v[pkg] = None
+    return v
+
+
+def _jsonable(x: object) -> object:
+    """NaN/inf become the strings 'nan'/'inf'/'-inf' so report.json stays strict JSON."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        return f if np.isfinite(f) else str(f)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def build_report(config: SuiteConfig, results: list[ClaimResult], elapsed: float) -> dict:
+    return _jsonable({
+        "suite": "excessmtl-oracle verification suite",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_json(),
+        "seed": config.seed,
+        "backend": "numpy",
+        "versions": _versions(),
+        "elapsed_s": round(elapsed, 2),
+        "summary": {"claims": len(results), "passed": sum(r.passed for r in results),
+                    "failed": sum(not r.passed for r in results)},
+        "claims": [r.to_json() for r in results],
+    })
+
+
+def write_results(out: Path, config: SuiteConfig, results: list[ClaimResult], elapsed: float, *,
+                  figures: bool = True) -> dict:
+    """Write everything into a staging directory, draw the figures from the saved files, then
+    swap the directory in (never half-overwritten)."""
+    report = build_report(config, results, elapsed)
+    with atomic.staged_directory(Path(out)) as stage:
+        for r in results:
+            if r.arrays:
+                atomic.write_npz(stage / "data" / f"{r.id}.npz", r.arrays)
+        atomic.write_json(stage / "report.json", report)
+        if figures:
+            from .plots import make_figures
+            report["figures"] = [str(p.relative_to(stage)) for p in make_figures(stage)]
+            atomic.write_json(stage / "report.json", report)
+    return report
+
+
+def run_suite(config: SuiteConfig, ids: Iterable[str] | None = None, out: Path | None = None, *,
+              progress: bool = True, figures: bool = True) -> tuple[list[ClaimResult], dict]:
+    t0 = time.perf_counter()
+    results = run_claims(config, ids, progress=progress)
+    elapsed = time.perf_counter() - t0
+    report = build_report(config, results, elapsed) if out is None else \
+        write_results(Path(out), config, results, elapsed, figures=figures)
+    return results, report

@@ -1,0 +1,36 @@
+"""The terminal table of claims: claim, verdict, measured, bound, and what failed."""
+
+from __future__ import annotations
+
+from .result import ClaimResult
+
+
+def _fmt(x: float) -> str:
+    x = float(x)
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+def format_table(results: list[ClaimResult]) -> str:
+    rows = [("claim", "verdict", "measured", "bound", "kind", "headline check")]
+    for r in results:
+        h = r.headline
+        rows.append((r.id, r.verdict.upper(), _fmt(h.measured), _fmt(h.bound), h.kind, h.name))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for k, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5])
+        if k == 0:
+            lines.append("-" * (sum(widths) + 2 * 5 + len(row[5])))
+    for r in results:
+        failed = [c for c in r.checks if not c.passed]
+        if failed:
+            lines.append(f"\n{r.id}: {len(failed)} of {len(r.checks)} sub-checks failed "
+                         "(findings, not crashes):")
+            for c in failed:
+                want = {"upper": f"<= {_fmt(c.bound)}", "lower": f">= {_fmt(c.bound)}",
+                        "tight": f"{_fmt(c.bound)} ± {c.rtol:.0%}"}[c.kind]
+                lines.append(f"  - {c.name}: {_fmt(c.measured)} (want {want})"
+                             + (f"  [{c.note}]" if c.note else ""))
+    passed = sum(r.passed for r in results)
+    lines.append(f"\n{passed} of {len(results)} claims passed every sub-check.")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Every claim check accepts the right method and rejects a deliberately wrong one."""
+
+import numpy as np
+import pytest
+
+import reference as R
+from proofs_check import theory
+from proofs_check.claims import estimator, pareto, proof_steps, rate, robustness, stationarity
+from proofs_check.config import SuiteConfig
+from proofs_check.controls import SignFlippedExcessMTL, UnnormalisedExcessMTL
+
+CONFIG = SuiteConfig(quick=True)
+
+
+@pytest.fixture(scope="module")
+def linear_game():
+    problem = CONFIG.linear()
+    setup = theory.game_setup(problem)
+    return problem, setup, theory.log_grid(600, points=8)
+
+
+def _passed(checks):
+    return all(c.passed for c in checks)
+
+
+# ------------------------------------------------------------------------ rate
+def test_rate_check_accepts_the_inverse_sqrt_schedule(linear_game):
+    problem, setup, T = linear_game
+    checks, _ = rate.rate_subchecks("linear", problem, setup,
+                                    theory.run_game(problem, setup, int(T[-1])), T)
+    assert _passed(checks), [(c.name, c.measured) for c in checks]
+
+
+def test_rate_check_rejects_a_constant_step_that_does_not_shrink_with_T(linear_game):
+    """η_θ = 4/L (above GD's 2/L stability limit), never decayed: the gap stalls."""
+    problem, setup, T = linear_game
+    L = max(np.linalg.eigvalsh(H)[-1] for H in problem.hessians(setup.center))
+    traj = theory.run_game(problem, setup, int(T[-1]), schedule="constant", lr=4 / L)
+    checks, arrays = rate.rate_subchecks("linear", problem, setup, traj, T)
+    assert not _passed(checks)
+    slope = next(c for c in checks if "slope" in c.name)
+    assert not slope.passed and arrays["linear_slope"][0] > -0.5
+
+
+# ----------------------------------------------------------------- proof steps
+def test_every_proof_step_holds_on_the_theorem_dynamics(linear_game):
+    problem, setup, T = linear_game
+    traj = theory.run_game(problem, setup, int(T[-1]))
+    checks = proof_steps.proof_subchecks("linear", problem, setup, traj, T)
+    assert _passed(checks), [(c.name, c.measured) for c in checks if not c.passed]
+    assert len(checks) == len(theory.PROOF_STEPS)
+
+
+def test_a_sign_flipped_alpha_player_breaks_the_alpha_regret_step(linear_game):
+    problem, setup, T = linear_game
+    wrong = SignFlippedExcessMTL("exact", "paper", step_size=setup.eta_alpha,
+                                 scale_processing=False)
+    traj = theory.run_game(problem, setup, int(T[-1]), method=wrong)
+    failed = [c.name for c in proof_steps.proof_subchecks("linear", problem, setup, traj, T)
+              if not c.passed]
+    assert "linear: alpha-regret" in failed
+    assert "linear: one-step" not in failed      # the θ-player is still correct
+
+
+def test_a_theta_step_that_is_not_gradient_descent_breaks_the_one_step_lemma(linear_game):
+    problem, setup, T = linear_game
+    traj = theory.run_game(problem, setup, int(T[-1]))
+    kicked = traj.thetas.copy()
+    kicked[1:] += 0.05 * np.random.default_rng(0).standard_normal(kicked[1:].shape)
+    tampered = type(traj)(**{**traj.__dict__, "thetas": kicked})
+    failed = [c.name for c in proof_steps.proof_subchecks("linear", problem, setup, tampered, T)
+              if not c.passed]
+    assert "linear: one-step" in failed
+
+
+# ---------------------------------------------------------------- Pareto optimal
+def test_pareto_check_accepts_excessmtl_and_rejects_a_perturbed_output():
+    problem = CONFIG.linear()
+    method = R.ExcessMTL("adagrad", "official")
+    theta = R.run(problem, method, 800, lr=pareto.lr_for(problem, method)).thetas[-1]
+    assert pareto.dominance_subcheck("ok", problem, theta).passed
+    perturbed = theta + 0.05 * np.random.default_rng(1).standard_normal(problem.dim)
+    bad = pareto.dominance_subcheck("perturbed", problem, perturbed)
+    assert not bad.passed and bad.measured > 1e-6
+
+
+# ---------------------------------------------------------- Pareto stationarity
+def test_stationarity_check_accepts_excessmtl_on_the_tanh_network():
+    net = R.make_tanh_problem(2, 3, 4, 64, noise=[0.1, 1.0], seed=0)
+    checks, _ = stationarity.stationarity_subchecks(
+        "net", net, R.ExcessMTL("adagrad", "paper"), 800, 0.1,
+        theta0=R.nonconvex.initial_point(net, seed=0))
+    assert _passed(checks), [(c.name, c.measured) for c in checks]
+
+
+def test_stationarity_check_rejects_a_step_above_the_stability_limit():
+    problem = CONFIG.linear()
+    L = max(np.linalg.eigvalsh(H)[-1] for H in problem.hessians(np.zeros(problem.dim)))
+    checks, _ = stationarity.stationarity_subchecks(
+        "linear", problem, R.ExcessMTL("adagrad", "paper"), 300, 4 / L)
+    assert not _passed(checks)
+
+
+# --------------------------------------------------------------- min-max (estimator claim)
+@pytest.mark.parametrize("kind", ["linear", "logistic"])
+def test_minmax_check_accepts_excessmtl_exact(kind):
+    problem = CONFIG.linear() if kind == "linear" else CONFIG.logistic()
+    method = R.ExcessMTL("exact", "paper", scale_processing=False)
+    assert estimator.minmax_subcheck(kind, problem, method, 1500,
+                                     pareto.lr_for(problem, method)).passed
+
+
+@pytest.mark.parametrize("wrong", [
+    SignFlippedExcessMTL("exact", "paper", scale_processing=False),
+    UnnormalisedExcessMTL("exact", "paper", scale_processing=False),
+])
+def test_minmax_check_rejects_sign_flipped_and_unnormalised_excessmtl(wrong):
+    problem = CONFIG.linear()
+    check = estimator.minmax_subcheck("wrong", problem, wrong, 1500,
+                                      pareto.lr_for(problem, R.ExcessMTL("exact", "paper")))
+    assert not check.passed
+
+
+def test_estimator_checks_pass_for_taylor_and_report_the_adagrad_gap():
+    result = estimator.run(CONFIG)
+    assert result.check("taylor on linear: max relative error vs exact").passed
+    assert result.check("taylor on logistic: median order of the relative error").passed
+    ratio = result.check("adagrad: (Ê_20/Ê_1)/(E_20/E_1)")
+    assert ratio.measured < 1.0          # the official estimate decays faster (NOTES §2)
+
+
+# ------------------------------------------------------------------ robustness
+def test_robustness_check_accepts_excessmtl_on_regression_noise():
+    res = robustness.sweep(CONFIG, "linear", lambda: R.ExcessMTL("exact", "paper"))
+    assert _passed(robustness.robustness_subchecks("ExcessMTL", res))
+
+
+def test_robustness_check_rejects_groupdro():
+    res = robustness.sweep(CONFIG, "linear", lambda: R.GroupDRO("paper"))
+    checks = robustness.robustness_subchecks("GroupDRO", res)
+    assert not checks[0].passed and not checks[1].passed
