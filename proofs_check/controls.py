@@ -19,7 +19,10 @@ class SignFlippedExcessMTL(R.ExcessMTL):
 
     def step(self, state, losses, grads, *, excess=None, hessians=None):
         new, _ = super().step(state, losses, grads, excess=excess, hessians=hessians)
-        flipped = replace(new, log_alpha=2 * state.log_alpha - new.log_alpha)
+        # the reference added η_α·ẽ (up to a constant); subtract it instead, and re-centre so
+        # log α stays bounded
+        flipped = 2 * state.log_alpha - new.log_alpha
+        flipped = replace(new, log_alpha=flipped - np.max(flipped))
         return flipped, self.weights(flipped)
 
 

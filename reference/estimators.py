@@ -39,8 +39,12 @@ def taylor_estimate(grads: np.ndarray, hessians: np.ndarray) -> np.ndarray:
     return out
 
 
-def adagrad_estimate(accum: np.ndarray, grads: np.ndarray, eps: float = ADAGRAD_EPS
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(S_new, Ê) with S_new = S + g⊙g and Ê_i = Σ_j g_ij² / sqrt(S_new,ij + ε)."""
+def adagrad_estimate(accum: np.ndarray, grads: np.ndarray, eps: float = ADAGRAD_EPS, *,
+                     sqrt: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(S_new, Ê) with S_new = S + g⊙g and Ê_i = Σ_j g_ij² / sqrt(S_new,ij + ε).
+
+    ``sqrt=False`` gives the plain diagonal-Fisher variant Ê_i = Σ_j g_ij² / (S_new,ij + ε), which
+    the paper's Eq. 7 may intend (unverified, NOTES §9.1)."""
     S = accum + grads * grads
-    return S, np.sum(grads * grads / np.sqrt(S + eps), axis=1)
+    h = np.sqrt(S + eps) if sqrt else S + eps
+    return S, np.sum(grads * grads / h, axis=1)

@@ -108,13 +108,19 @@ class ExcessMTL(_Method):
       (be-the-leader: α_t already includes the payoff at θ_{t−1}).
 
     α = m·softmax(log α) (``"official"``) or softmax(log α) (``"paper"``).
+
+    Departures seen in other ports, each off by default (the official code) — NOTES §9:
+    ``baseline_eps`` > 0 divides by (b + ε) instead of b; ``sqrt_accumulator=False`` uses
+    Σ g²/(S + ε) (no sqrt); ``first_step_update=True`` also updates on step 1 with the raw
+    estimate, log α ← log α + η_α Ê^{(1)} (TorchJD 0.17.0, NOTES §9.4).
     """
 
     name = "ExcessMTL"
 
     def __init__(self, estimator: str = "adagrad", convention: Convention = "official",
                  step_size: float = 1.0, warmup: int = 0, scale_processing: bool = True,
-                 eps: float = 1e-7) -> None:
+                 eps: float = 1e-7, baseline_eps: float = 0.0, sqrt_accumulator: bool = True,
+                 first_step_update: bool = False) -> None:
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
         self.estimator = estimator
@@ -125,13 +131,22 @@ class ExcessMTL(_Method):
             raise TypeError(f"scale_processing must be a bool, got {scale_processing!r}")
         self.scale_processing = scale_processing
         self.eps = v.real("eps", eps, low=0.0)
+        self.baseline_eps = v.real("baseline_eps", baseline_eps, low=0.0)
+        for flag, val in (("sqrt_accumulator", sqrt_accumulator),
+                          ("first_step_update", first_step_update)):
+            if not isinstance(val, bool):
+                raise TypeError(f"{flag} must be a bool, got {val!r}")
+        self.sqrt_accumulator = sqrt_accumulator
+        self.first_step_update = first_step_update
         self.needs = frozenset({"exact": {"excess"}, "taylor": {"hessians"},
                                 "adagrad": set()}[estimator])
 
     def _params(self) -> dict:
         return {"estimator": self.estimator, "convention": self.convention,
                 "step_size": self.step_size, "warmup": self.warmup,
-                "scale_processing": self.scale_processing, "eps": self.eps}
+                "scale_processing": self.scale_processing, "eps": self.eps,
+                "baseline_eps": self.baseline_eps, "sqrt_accumulator": self.sqrt_accumulator,
+                "first_step_update": self.first_step_update}
 
     def estimate(self, state: WeightState, grads: np.ndarray, excess: object, hessians: object
                  ) -> tuple[np.ndarray | None, np.ndarray]:
@@ -149,7 +164,7 @@ class ExcessMTL(_Method):
             return state.accum, taylor_estimate(grads, H)
         accum = np.zeros_like(grads) if state.accum is None or state.accum.shape != grads.shape \
             else state.accum
-        return adagrad_estimate(accum, grads, self.eps)
+        return adagrad_estimate(accum, grads, self.eps, sqrt=self.sqrt_accumulator)
 
     def step(self, state: WeightState, losses: object, grads: object, *, excess: object = None,
              hessians: object = None) -> tuple[WeightState, np.ndarray]:
@@ -161,6 +176,8 @@ class ExcessMTL(_Method):
             log_alpha = log_alpha + self.step_size * e
         elif t <= max(1, self.warmup):
             warm = e.copy() if warm is None else warm + e
+            if t == 1 and self.first_step_update:
+                log_alpha = log_alpha + self.step_size * e
             if t == max(1, self.warmup):
                 base = warm / t
                 if np.any(base <= 0):
@@ -168,7 +185,7 @@ class ExcessMTL(_Method):
                     raise ValueError(f"scale processing: the baseline estimate of task(s) {bad} is "
                                      "0, so Ê/Ê^(1) is undefined (θ_0 already optimal for them)")
         else:
-            log_alpha = log_alpha + self.step_size * (e / base)
+            log_alpha = log_alpha + self.step_size * (e / (base + self.baseline_eps))
         log_alpha = log_alpha - np.max(log_alpha)
         new = replace(state, t=t, log_alpha=log_alpha, accum=accum, warmup_sum=warm,
                       baseline=base, estimate=e)

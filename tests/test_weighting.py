@@ -234,4 +234,5 @@ def test_zero_baseline_is_reported_not_divided_by():
 def test_method_repr_shows_constructor_arguments():
     assert repr(R.ExcessMTL("taylor", "paper", step_size=0.5)) == (
         "ExcessMTL(estimator='taylor', convention='paper', step_size=0.5, warmup=0, "
-        "scale_processing=True, eps=1e-07)")
+        "scale_processing=True, eps=1e-07, baseline_eps=0.0, sqrt_accumulator=True, "
+        "first_step_update=False)")

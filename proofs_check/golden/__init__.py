@@ -1,0 +1,139 @@
+"""Golden trajectories: the reference's inputs and weights on small problems, shipped as .npz so
+that implementations in any language can test themselves without running Python.
+
+Format (version 1), one file ``{method}-{convention}-{problem}.npz`` per case, no pickle:
+
+    losses   float64 (T, m)     ℓ_i(θ_{t−1}) fed at step t = 1..T
+    grads    float64 (T, m, d)  ∇ℓ_i(θ_{t−1}) fed at step t
+    weights  float64 (T, m)     the weights the reference returns at step t
+    meta     unicode scalar     JSON: format_version, method, convention, step_size, options,
+                                problem, lr, steps, rtol, atol, generator
+
+Feed (losses[t], grads[t]) to a fresh implementation in order; it must return weights[t] within
+|actual − expected| <= atol + rtol·|expected| (the tolerances are in meta).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import reference as R
+
+from .. import atomic
+from ..conformance import ConformanceReport, MethodSpec, StepFn, compare, default_problem, reference_inputs
+
+FORMAT_VERSION = 1
+GOLDEN_DIR = Path(__file__).resolve().parent
+STEPS = 50
+RTOL, ATOL = 1e-9, 1e-12
+CASES = [(m, c) for m in ("excessmtl", "groupdro", "equalweights") for c in ("official", "paper")]
+CASES.append(("mgda", "official"))
+PROBLEMS = {"linear": (lambda: default_problem(0), 0.05),
+            "logistic": (lambda: R.make_logistic_problem(3, 4, 64, flip=[0.0, 0.1, 0.3], seed=0),
+                         0.5)}
+META_FIELDS = ("format_version", "method", "convention", "step_size", "options", "problem", "lr",
+               "steps", "rtol", "atol")
+
+
+class GoldenFormatError(ValueError):
+    """A golden file that is corrupt, truncated or does not follow the documented format."""
+
+
+@dataclass(frozen=True)
+class GoldenTrajectory:
+    name: str
+    losses: np.ndarray
+    grads: np.ndarray
+    weights: np.ndarray
+    meta: dict
+
+    @property
+    def spec(self) -> MethodSpec:
+        return MethodSpec(self.meta["method"], self.meta["convention"],
+                          float(self.meta["step_size"]), dict(self.meta["options"]))
+
+
+def names() -> list[str]:
+    return [f"{m}-{c}-{p}" for m, c in CASES for p in PROBLEMS]
+
+
+def make_golden(method: str, convention: str, problem: str) -> dict[str, np.ndarray]:
+    """The arrays of one golden case, computed by the reference."""
+    make, lr = PROBLEMS[problem]
+    prob = make()
+    spec = MethodSpec(method, convention, 1.0)
+    losses, grads, weights = reference_inputs(spec, prob, STEPS, lr)
+    meta = {"format_version": FORMAT_VERSION, "method": method, "convention": convention,
+            "step_size": 1.0, "options": {}, "problem": repr(prob), "lr": lr, "steps": STEPS,
+            "rtol": RTOL, "atol": ATOL, "generator": "excessmtl-oracle reference (float64)"}
+    return {"losses": losses, "grads": grads, "weights": weights, "meta": np.array(json.dumps(meta))}
+
+
+def generate(directory: Path = GOLDEN_DIR) -> list[Path]:
+    """(Re)write every golden file into ``directory`` (atomic writes)."""
+    out = []
+    for name in names():
+        method, convention, problem = name.split("-")
+        path = Path(directory) / f"{name}.npz"
+        atomic.write_npz(path, make_golden(method, convention, problem))
+        out.append(path)
+    return out
+
+
+def _fail(path: Path, why: str) -> GoldenFormatError:
+    return GoldenFormatError(f"golden file {path}: {why}")
+
+
+def load_golden(name_or_path: str | Path) -> GoldenTrajectory:
+    """Load and validate a golden trajectory (a shipped name, or a path to an .npz file)."""
+    p = Path(name_or_path)
+    if p.suffix != ".npz":
+        p = GOLDEN_DIR / f"{name_or_path}.npz"
+        if not p.exists():
+            raise FileNotFoundError(f"no golden trajectory {name_or_path!r}; shipped: {names()}")
+    try:
+        with open(p, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise _fail(p, f"corrupt or truncated ({type(exc).__name__}: {exc})") from None
+    missing = {"losses", "grads", "weights", "meta"} - set(data)
+    if missing:
+        raise _fail(p, f"missing arrays {sorted(missing)}")
+    for key, ndim in (("losses", 2), ("grads", 3), ("weights", 2)):
+        a = data[key]
+        if a.dtype != np.float64:
+            raise _fail(p, f"{key} must be float64, got {a.dtype}")
+        if a.ndim != ndim:
+            raise _fail(p, f"{key} must be {ndim}-D, got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise _fail(p, f"{key} contains NaN or inf")
+    T, m = data["losses"].shape
+    if data["grads"].shape[:2] != (T, m) or data["weights"].shape != (T, m) or T < 1 or m < 1:
+        raise _fail(p, f"inconsistent shapes: losses {data['losses'].shape}, grads "
+                       f"{data['grads'].shape}, weights {data['weights'].shape}")
+    try:
+        meta = json.loads(str(data["meta"]))
+    except json.JSONDecodeError as exc:
+        raise _fail(p, f"meta is not valid JSON ({exc})") from None
+    absent = [k for k in META_FIELDS if k not in meta]
+    if absent:
+        raise _fail(p, f"meta lacks fields {absent}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise _fail(p, f"format_version {meta['format_version']} is not supported "
+                       f"(this reader knows {FORMAT_VERSION})")
+    return GoldenTrajectory(p.stem, data["losses"], data["grads"], data["weights"], meta)
+
+
+def check_golden(step_fn: StepFn, name_or_path: str | Path, *, accept_rescaled: bool = False
+                 ) -> ConformanceReport:
+    """Drive ``step_fn`` with a golden trajectory's inputs and compare with its weights."""
+    g = load_golden(name_or_path)
+    return compare(step_fn, g.spec, g.losses, g.grads, g.weights, rtol=g.meta["rtol"],
+                   atol=g.meta["atol"], accept_rescaled=accept_rescaled)
