@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         suite_parser().error("--seed must be a non-negative integer")
     if args.backend == "cupy":
         from gpu import backend as gpu_backend
-        gpu_backend.require_cupy()          # raises a clear error without CuPy or a GPU
+        try:
+            gpu_backend.require_cupy()      # never a silent CPU fallback
+        except gpu_backend.BackendUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     from .suite import run_suite
     from .table import format_table
     try:

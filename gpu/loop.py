@@ -1,0 +1,139 @@
+"""The batched loop: ``reference.loop.run`` for B replicas at once, on NumPy or CuPy.
+
+Per step, for all replicas b: α_t = method.step(ℓ(θ_{t−1}), g, [E, H]),
+θ_t = Π(θ_{t−1} − η_t Σ_i α_t,i g_i). θ and the weights are float64 whatever the data dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import reference as R
+from reference.loop import Trajectory, step_size
+
+from . import backend as bk
+from .problems import BatchedProblem
+from .weighting import BatchedMethod, batched
+
+
+@dataclass(frozen=True)
+class BatchedTrajectory:
+    """Host arrays with a replica axis after the time axis: thetas (T+1, B, d), weights (T, B, m),
+    losses/excess/grad_norms (T+1, B, m), estimates (T, B, m), step_sizes (T,),
+    combined_grad_norms (T, B). With ``record="final"`` the time axis has length 1 (the end)."""
+
+    method: str
+    problem: str
+    thetas: np.ndarray
+    weights: np.ndarray
+    losses: np.ndarray
+    excess: np.ndarray
+    estimates: np.ndarray
+    grad_norms: np.ndarray
+    step_sizes: np.ndarray
+    combined_grad_norms: np.ndarray
+    schedule: str
+    lr: float
+    project_radius: float | None
+    record: str
+
+    def replica(self, b: int) -> Trajectory:
+        """Replica ``b`` as a reference ``Trajectory`` (``record="full"`` only)."""
+        if self.record != "full":
+            raise ValueError("replica() needs a run with record='full'")
+        return Trajectory(method=self.method, problem=self.problem, thetas=self.thetas[:, b],
+                          weights=self.weights[:, b], losses=self.losses[:, b],
+                          excess=self.excess[:, b], estimates=self.estimates[:, b],
+                          grad_norms=self.grad_norms[:, b], step_sizes=self.step_sizes,
+                          combined_grad_norms=self.combined_grad_norms[:, b],
+                          schedule=self.schedule, lr=self.lr, project_radius=self.project_radius,
+                          project_center=np.zeros(self.thetas.shape[-1]))
+
+
+def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: float = 0.1,
+                schedule: str = "constant", theta0: object = None,
+                project_radius: float | None = None, record: str = "full") -> BatchedTrajectory:
+    """Run ``method`` (a reference method or its batched form) on every replica of ``problem``."""
+    if not isinstance(problem, BatchedProblem):
+        raise TypeError(f"problem must be a gpu BatchedProblem, got {type(problem).__name__}")
+    xp = problem.xp
+    meth = method if isinstance(method, BatchedMethod) else batched(method, problem.backend)
+    T = R._validate.positive_int("steps", steps)
+    lr = R._validate.real("lr", lr, low=0.0, low_open=True)
+    if schedule not in ("constant", "inv_sqrt"):
+        raise ValueError(f"schedule must be 'constant' or 'inv_sqrt', got {schedule!r}")
+    if record not in ("full", "final"):
+        raise ValueError(f"record must be 'full' or 'final', got {record!r}")
+    B, m, d = problem.shape
+    theta = xp.zeros((B, d)) if theta0 is None else xp.asarray(theta0, dtype=xp.float64)
+    if theta.shape == (d,):
+        theta = xp.broadcast_to(theta, (B, d)).copy()
+    if theta.shape != (B, d):
+        raise ValueError(f"theta0 must have shape ({d},) or ({B}, {d}), got {theta.shape}")
+    radius = None if project_radius is None else \
+        R._validate.real("project_radius", project_radius, low=0.0, low_open=True)
+
+    def project(th):
+        if radius is None:
+            return th
+        nrm = xp.linalg.norm(th, axis=1, keepdims=True)
+        return th * xp.minimum(1.0, radius / xp.maximum(nrm, 1e-300))
+
+    theta = project(theta)
+    full = record == "full"
+    n_rec = T + 1 if full else 1
+    thetas = xp.empty((n_rec, B, d))
+    losses = xp.empty((n_rec, B, m))
+    excess = xp.full((n_rec, B, m), xp.nan)
+    gnorms = xp.empty((n_rec, B, m))
+    weights = xp.empty((T if full else 1, B, m))
+    estimates = xp.full((T if full else 1, B, m), xp.nan)
+    combined = xp.empty((T if full else 1, B))
+    etas = np.empty(T)
+    need_excess = "excess" in meth.needs
+    state = meth.init_state(B, m, d)
+    for t in range(T + 1):
+        loss, g = problem.losses_and_grads(theta)
+        g = g.astype(xp.float64)
+        rec = t if full else 0
+        if full or t == T:
+            thetas[rec] = theta
+            losses[rec] = loss
+            gnorms[rec] = xp.linalg.norm(g, axis=-1)
+        ex = problem.excess_risks(theta) if (need_excess or full or t == T) else None
+        if ex is not None and (full or t == T):
+            excess[rec] = ex
+        if t == T:
+            break
+        extra = {}
+        if need_excess:
+            extra["excess"] = ex
+        if "hessians" in meth.needs:
+            extra["hessians"] = problem.hessians(theta).astype(xp.float64)
+        state, alpha = meth.step(state, loss.astype(xp.float64), g, **extra)
+        direction = xp.einsum("bm,bmd->bd", alpha, g)
+        w = t if full else 0
+        if full or t == T - 1:
+            weights[w] = alpha
+            if state.estimate is not None:
+                estimates[w] = state.estimate
+            combined[w] = xp.linalg.norm(direction, axis=1) / xp.sum(alpha, axis=1)
+        etas[t] = step_size(lr, schedule, t + 1)
+        theta = project(theta - etas[t] * direction)
+    if not bool(xp.all(xp.isfinite(theta))):
+        raise FloatingPointError("θ became non-finite in some replica: lower lr")
+    h = bk.to_numpy
+    return BatchedTrajectory(method=repr(meth.ref), problem=repr(problem), thetas=h(thetas),
+                             weights=h(weights), losses=h(losses), excess=h(excess),
+                             estimates=h(estimates), grad_norms=h(gnorms), step_sizes=etas,
+                             combined_grad_norms=h(combined), schedule=schedule, lr=lr,
+                             project_radius=radius, record=record)
+
+
+def run(problem: BatchedProblem, method: object, steps: int, **kwargs: object) -> Trajectory:
+    """The reference's ``run`` signature on a one-replica batch; returns a reference Trajectory."""
+    if problem.n_replicas != 1:
+        raise ValueError("gpu.run takes a one-replica problem; use run_batched for B > 1")
+    return run_batched(problem, method, steps, record="full", **kwargs).replica(0)
