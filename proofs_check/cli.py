@@ -27,7 +27,11 @@ def suite_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
-                   help="array backend of the large runs (cupy needs a GPU and the 'gpu' extra)")
+                   help="array backend of the batched multi-seed runs (cupy needs a GPU and the "
+                        "'gpu' extra; it implies --replicas 256 unless given)")
+    p.add_argument("--replicas", type=int, default=None,
+                   help="seeds per noise level in the robustness sweep, run batched through gpu/ "
+                        "(default 1 = the single-run reference path; 256 with --backend cupy)")
     return p
 
 
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.seed < 0:
         suite_parser().error("--seed must be a non-negative integer")
+    replicas = args.replicas if args.replicas is not None else \
+        (256 if args.backend == "cupy" else 1)
+    if replicas < 1:
+        suite_parser().error("--replicas must be a positive integer")
     if args.backend == "cupy":
         from gpu import backend as gpu_backend
         try:
@@ -58,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     from .table import format_table
     try:
         ids = None if args.claims is None else args.claims.split(",")
-        results, report = run_suite(SuiteConfig(quick=args.quick, seed=args.seed), ids,
+        config = SuiteConfig(quick=args.quick, seed=args.seed, backend=args.backend,
+                             replicas=replicas)
+        results, report = run_suite(config, ids,
                                     out=args.out, progress=not args.no_progress,
                                     figures=not args.no_figures)
     except ValueError as exc:

@@ -11,6 +11,8 @@ import reference as R
 class SuiteConfig:
     quick: bool = False
     seed: int = 0
+    backend: str = "numpy"      # array backend of the batched (multi-seed) runs
+    replicas: int = 1           # seeds per noise level in the robustness sweep (1: reference path)
 
     @property
     def horizon(self) -> int:

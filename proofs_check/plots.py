@@ -79,7 +79,7 @@ def plot_noise_sweep(d: dict, path: Path) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=FIGSIZE_GRID)
     for col, kind in enumerate(("linear", "logistic")):
         levels = d[f"{kind}|levels"]
-        for key in [k for k in d if k.startswith(f"{kind}|") and k.endswith("|weights")]:
+        for key in [k for k in d if k.startswith(f"{kind}|") and k.endswith("|weights")]:  # medians
             name = key.split("|")[1]
             style = METHOD_STYLE.get(name, {})
             axes[0, col].plot(levels, d[key][:, 0], label=name, **style)

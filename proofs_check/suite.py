@@ -73,7 +73,7 @@ def build_report(config: SuiteConfig, results: list[ClaimResult], elapsed: float
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config.to_json(),
         "seed": config.seed,
-        "backend": "numpy",
+        "backend": config.backend,
         "versions": _versions(),
         "elapsed_s": round(elapsed, 2),
         "summary": {"claims": len(results), "passed": sum(r.passed for r in results),

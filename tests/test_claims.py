@@ -139,3 +139,18 @@ def test_robustness_check_rejects_groupdro():
     res = robustness.sweep(CONFIG, "linear", lambda: R.GroupDRO("paper"))
     checks = robustness.robustness_subchecks("GroupDRO", res)
     assert not checks[0].passed and not checks[1].passed
+
+
+def test_batched_multi_seed_sweep_reproduces_the_single_run_for_seed_0():
+    """The gpu/ batched path (replica = (level, seed)) agrees with the reference path."""
+    single = robustness.sweep(CONFIG, "logistic", robustness.METHODS["ExcessMTL(exact)"])
+    multi = robustness.sweep_batched(SuiteConfig(quick=True, replicas=2), "logistic",
+                                     robustness.METHODS["ExcessMTL(exact)"])
+    np.testing.assert_allclose(multi["weights_all"][:, 0], single["weights"], rtol=1e-6)
+
+
+def test_batched_robustness_statistics_reject_groupdro():
+    res = robustness.sweep_batched(SuiteConfig(quick=True, replicas=3), "linear",
+                                   lambda: R.GroupDRO("paper"))
+    checks = robustness.robustness_stats_subchecks("GroupDRO", res)
+    assert not checks[0].passed and "of seeds pass" in checks[0].note
