@@ -31,13 +31,14 @@ def main() -> None:
         p = gpu.random_logistic_batch(cfg["B"], cfg["m"], cfg["n"], cfg["d"], seed=0,
                                       backend=args.backend, dtype=args.dtype)
         theta = p.xp.asarray(np.full((cfg["B"], cfg["d"]), 0.01))
-        t = time_call(lambda: p.losses_and_grads(theta), args.backend, repeats=5)
+        step = p.losses_and_grads
+        t = time_call(lambda: step(theta), args.backend, repeats=5)
         t_base = t if t_base is None else t_base
         rows.append({"config": label, **cfg, "time_ratio": t / t_base,
                      "bytes_ratio": p.X.nbytes / (base["B"] * base["m"] * base["n"] * base["d"]
                                                    * p.X.itemsize),
                      "peak_memory_bytes": peak_memory(args.backend)})
-        del p
+        p = step = None             # free the device memory before the next configuration
     print(f"device: {device_name(args.backend)}; base B=1, m=4, n={args.base_n}, d=64, {args.dtype}")
     print(f"  {'config':8s} {'time ratio':>10s} {'bytes ratio':>11s}")
     for r in rows:

@@ -5,7 +5,8 @@ import pytest
 
 import reference as R
 from proofs_check import theory
-from proofs_check.claims import estimator, pareto, proof_steps, rate, robustness, stationarity
+from proofs_check.claims import (common, estimator, pareto, proof_steps, rate, robustness,
+                                  stationarity)
 from proofs_check.config import SuiteConfig
 from proofs_check.controls import SignFlippedExcessMTL, UnnormalisedExcessMTL
 
@@ -77,7 +78,7 @@ def test_a_theta_step_that_is_not_gradient_descent_breaks_the_one_step_lemma(lin
 def test_pareto_check_accepts_excessmtl_and_rejects_a_perturbed_output():
     problem = CONFIG.linear()
     method = R.ExcessMTL("adagrad", "official")
-    theta = R.run(problem, method, 800, lr=pareto.lr_for(problem, method)).thetas[-1]
+    theta = R.run(problem, method, 800, lr=common.lr_for(problem, method)).thetas[-1]
     assert pareto.dominance_subcheck("ok", problem, theta).passed
     perturbed = theta + 0.05 * np.random.default_rng(1).standard_normal(problem.dim)
     bad = pareto.dominance_subcheck("perturbed", problem, perturbed)
@@ -107,7 +108,7 @@ def test_minmax_check_accepts_excessmtl_exact(kind):
     problem = CONFIG.linear() if kind == "linear" else CONFIG.logistic()
     method = R.ExcessMTL("exact", "paper", scale_processing=False)
     assert estimator.minmax_subcheck(kind, problem, method, 1500,
-                                     pareto.lr_for(problem, method)).passed
+                                     common.lr_for(problem, method)).passed
 
 
 @pytest.mark.parametrize("wrong", [
@@ -117,7 +118,7 @@ def test_minmax_check_accepts_excessmtl_exact(kind):
 def test_minmax_check_rejects_sign_flipped_and_unnormalised_excessmtl(wrong):
     problem = CONFIG.linear()
     check = estimator.minmax_subcheck("wrong", problem, wrong, 1500,
-                                      pareto.lr_for(problem, R.ExcessMTL("exact", "paper")))
+                                      common.lr_for(problem, R.ExcessMTL("exact", "paper")))
     assert not check.passed
 
 

@@ -12,7 +12,7 @@ import reference as R
 
 from ..config import SuiteConfig
 from ..result import ClaimResult, SubCheck
-from .pareto import lr_for
+from .common import lr_for
 
 ID = "estimator"
 STATEMENT = ("½gᵀH⁻¹g is exact on quadratics and first-order accurate (relative) on logistic; the "

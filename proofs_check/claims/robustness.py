@@ -20,7 +20,7 @@ import reference as R
 
 from ..config import SuiteConfig
 from ..result import ClaimResult, SubCheck
-from .pareto import lr_for
+from .common import lr_for
 
 ID = "robustness"
 STATEMENT = ("Raising one task's label noise neither raises its ExcessMTL weight (by > 0.05) nor the "

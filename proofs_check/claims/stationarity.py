@@ -21,7 +21,7 @@ import reference as R
 
 from ..config import SuiteConfig
 from ..result import ClaimResult, SubCheck
-from .pareto import lr_for
+from .common import lr_for
 
 ID = "pareto-stationary"
 STATEMENT = ("ExcessMTL's iterates satisfy min_{s<=t} P(θ_s) <= sqrt(2C_t/(ηt)) → 0 (P the exact "
