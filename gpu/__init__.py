@@ -9,7 +9,7 @@ from reference import IMTLG, MGDA, EqualWeights, ExcessMTL, GroupDRO
 
 from .backend import BACKENDS, BackendUnavailable, namespace, require_cupy, to_numpy
 from .loop import BatchedTrajectory, run, run_batched
-from .metrics import duality_gap, pareto_stationarity
+from .metrics import duality_gap, is_dominated, minmax_solution, pareto_stationarity
 from .problems import (BatchedProblem, from_reference, make_linear_batch, make_linear_problem,
                        make_logistic_batch, make_logistic_problem, random_logistic_batch)
 from .weighting import BatchedMethod, batched
@@ -17,7 +17,7 @@ from .weighting import BatchedMethod, batched
 __all__ = [
     "BACKENDS", "BackendUnavailable", "BatchedMethod", "BatchedProblem", "BatchedTrajectory",
     "EqualWeights", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA", "batched", "duality_gap",
-    "from_reference", "make_linear_batch", "make_linear_problem", "make_logistic_batch",
-    "make_logistic_problem", "namespace", "pareto_stationarity", "random_logistic_batch",
+    "from_reference", "is_dominated", "make_linear_batch", "make_linear_problem", "make_logistic_batch",
+    "make_logistic_problem", "minmax_solution", "namespace", "pareto_stationarity", "random_logistic_batch",
     "require_cupy", "run", "run_batched", "to_numpy",
 ]

@@ -3,6 +3,8 @@
 ``duality_gap`` solves the inner minimum min_θ Σ ᾱ_i E_i(θ) for all replicas at once: a batched
 solve for linear regression, batched Newton for logistic regression. ``pareto_stationarity`` runs
 the reference's exact Wolfe algorithm per replica on the host (on an m × d matrix).
+``minmax_solution`` and ``is_dominated`` run the reference's exact oracles per replica on the
+host, on ``problem.replica(b)`` (exact for every excess-risk quantity, see its docstring).
 """
 
 from __future__ import annotations
@@ -55,3 +57,17 @@ def pareto_stationarity(grads: object) -> tuple[np.ndarray, np.ndarray]:
     host = bk.to_numpy(grads)
     res = [R.pareto_stationarity(g) for g in host]
     return np.array([r.value for r in res]), np.stack([r.alpha for r in res])
+
+
+def minmax_solution(problem: BatchedProblem, *, scales: object = None) -> list[R.MinmaxSolution]:
+    """argmin_θ max_i E_i(θ)/c_i for every replica (``scales`` (B, m) or None), exact."""
+    sc = None if scales is None else np.asarray(bk.to_numpy(scales), dtype=float)
+    return [R.minmax_solution(problem.replica(b), scales=None if sc is None else sc[b])
+            for b in range(problem.n_replicas)]
+
+
+def is_dominated(problem: BatchedProblem, theta: object, **kwargs: object) -> list[R.Dominance]:
+    """``reference.is_dominated`` for every replica b at θ_b (``theta`` (B, d))."""
+    th = np.asarray(bk.to_numpy(theta), dtype=float)
+    return [R.is_dominated(problem.replica(b), th[b], **kwargs)
+            for b in range(problem.n_replicas)]

@@ -168,12 +168,28 @@ class BatchedProblem:
         return self.losses(th).astype(xp.float64) - self.optimal_losses
 
     def replica(self, index: int) -> R.MultiTaskProblem:
-        """Replica ``index`` as a reference problem (logistic only: linear keeps no raw data)."""
-        if self.loss != "logistic":
-            raise ValueError("a linear BatchedProblem keeps only sufficient statistics; keep the "
-                             "reference problems you built it from")
-        return R.problem_from_arrays("logistic", bk.to_numpy(self.X[index]).astype(float),
-                                     bk.to_numpy(self.y[index]).astype(float), l2=self.l2)
+        """Replica ``index`` as a reference problem, for the host-side exact oracles.
+
+        Logistic: the replica's own data. Linear: only A = XᵀX/n and b = Xᵀy/n are kept, so this
+        is the d-row twin X' = √d·Lᵀ, y' = √d·L⁻¹b (A = LLᵀ). It has the same A and b, hence the
+        same θ_i*, gradients, Hessians and **excess risks**; its losses differ from the original
+        ones by a per-task constant. Every oracle built on excess risks or on loss differences
+        (min–max, duality gap, dominance, Pareto front) is therefore exact on it.
+        """
+        if self.loss == "logistic":
+            return R.problem_from_arrays("logistic", bk.to_numpy(self.X[index]).astype(float),
+                                         bk.to_numpy(self.y[index]).astype(float), l2=self.l2)
+        A = bk.to_numpy(self.A[index]).astype(float)
+        b = bk.to_numpy(self.b[index]).astype(float)
+        d = A.shape[-1]
+        try:
+            L = np.linalg.cholesky(A)
+        except np.linalg.LinAlgError as exc:
+            raise ValueError("replica(): a task's XᵀX/n is singular (n < d), so no d-row twin "
+                             "exists") from exc
+        X = np.sqrt(d) * np.swapaxes(L, -1, -2)                           # (m, d, d)
+        y = np.sqrt(d) * np.linalg.solve(L, b[..., None])[..., 0]           # (m, d)
+        return R.problem_from_arrays("linear", X, y, l2=self.l2)
 
 
 def _newton_per_task(p: BatchedProblem, gtol: float = 1e-12, max_iter: int = 100

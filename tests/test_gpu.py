@@ -64,6 +64,22 @@ def test_optima_and_metrics_equal_the_reference():
                                       for b, r in enumerate(refs)], rtol=1e-10)
 
 
+@pytest.mark.parametrize("kind", ["linear", "logistic"])
+def test_host_oracles_on_replicas_equal_the_reference(kind):
+    """minmax_solution / is_dominated per replica; for linear the d-row twin has the same excess
+    risks as the original data."""
+    refs = ([R.make_linear_problem(3, 4, 60, noise=[0.1, 0.3, 1.0], seed=s) for s in (0, 1)]
+            if kind == "linear" else
+            [R.make_logistic_problem(3, 4, 60, flip=[0, 0.1, 0.3], seed=s) for s in (0, 1)])
+    batch = gpu.from_reference(refs)
+    sols = gpu.minmax_solution(batch)
+    for sol, ref in zip(sols, refs):
+        assert sol.value == pytest.approx(R.minmax_solution(ref).value, rel=1e-9)
+        np.testing.assert_allclose(ref.excess_risks(sol.theta), sol.excess_risks, rtol=1e-8)
+    perturbed = np.stack([s.theta for s in sols]) + 0.05
+    assert all(d.dominated for d in gpu.is_dominated(batch, perturbed))
+
+
 def test_linear_steps_do_not_depend_on_n():
     """Sufficient statistics: the batched linear problem stores (m, d, d), never (m, n, d)."""
     batch = gpu.make_linear_batch(3, 4, 5000, seeds=[0, 1])
