@@ -69,7 +69,8 @@ def plot_trajectories(d: dict, path_w: Path, path_e: Path) -> list[Path]:
             if key == "excess":
                 ax.axhline(float(d[f"{name}_minmax"][0]), color="k", ls="--", lw=0.8,
                            label="min_θ max_i E_i")
-            ax.set(title=f"{name}: ExcessMTL(exact), η_t ∝ 1/√t", xlabel="t", ylabel=ylabel)
+            ax.set(title=f"{name}: ExcessMTL(exact, no scale proc.), η_t ∝ 1/√t", xlabel="t",
+                   ylabel=ylabel)
             ax.legend(fontsize=7)
         out.append(_save(fig, path))
     return out
