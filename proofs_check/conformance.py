@@ -85,11 +85,7 @@ class _NegatedLosses:
 
 def drive(method: object, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
     """The weights a reference method returns on a recorded input sequence, (T, m)."""
-    state = method.init_state(losses.shape[1], grads.shape[2])
-    out = np.empty_like(losses)
-    for t in range(losses.shape[0]):
-        state, out[t] = method.step(state, losses[t], grads[t])
-    return out
+    return R.replay(method, losses, grads)
 
 
 def reference_inputs(spec: MethodSpec, problem: R.MultiTaskProblem, steps: int, lr: float

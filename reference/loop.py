@@ -88,6 +88,24 @@ def step_size(lr: float, schedule: str, t: int) -> float:
     return lr if schedule == "constant" else lr / np.sqrt(t)
 
 
+def replay(method: object, losses: object, grads: object, *, excess: object = None,
+           hessians: object = None) -> np.ndarray:
+    """Feed a recorded input sequence to a fresh ``method``: losses (T, m), grads (T, m, d) and,
+    when the method needs them, excess (T, m) and hessians (T, m, d, d). Returns the weights
+    (T, m) it produces at each step."""
+    L = np.asarray(losses, dtype=float)
+    G = np.asarray(grads, dtype=float)
+    if L.ndim != 2 or G.ndim != 3 or G.shape[:2] != L.shape:
+        raise ValueError(f"losses must be (T, m) and grads (T, m, d), got {L.shape} and {G.shape}")
+    state = method.init_state(L.shape[1], G.shape[2])
+    out = np.empty_like(L)
+    for t in range(L.shape[0]):
+        state, out[t] = method.step(state, L[t], G[t],
+                                    excess=None if excess is None else excess[t],
+                                    hessians=None if hessians is None else hessians[t])
+    return out
+
+
 def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.1,
         schedule: Schedule = "constant", theta0: object = None,
         project_radius: float | None = None, project_center: object = None) -> Trajectory:

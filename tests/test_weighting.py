@@ -13,12 +13,7 @@ GOLDEN_GRADS = [np.array(g, float) for g in ([[1, 0], [0, 2]], [[1, 0], [0, 1]],
 
 
 def _drive_grads(method, grads_seq):
-    state = method.init_state(2, 2)
-    out = []
-    for g in grads_seq:
-        state, w = method.step(state, np.zeros(2), g)
-        out.append(w)
-    return np.array(out)
+    return R.replay(method, np.zeros((len(grads_seq), 2)), np.stack(grads_seq))
 
 
 def test_golden_excessmtl_official_three_steps():

@@ -30,12 +30,12 @@ def taylor_quadratic_error(problem: R.MultiTaskProblem, steps: int = 200) -> flo
     return float(np.max(errs))
 
 
-def taylor_logistic_slopes(problem: R.MultiTaskProblem, seed: int, directions: int = 5
-                           ) -> np.ndarray:
-    """Fitted slopes of log(relative Taylor error) on log‖θ − θ_i*‖, δ ∈ [1e-3, 1e-1]."""
+def taylor_relative_errors(problem: R.MultiTaskProblem, seed: int, directions: int = 5,
+                           deltas: np.ndarray = np.logspace(-3, -1, 7)) -> np.ndarray:
+    """|½gᵀH⁻¹g − E|/E at θ = θ_i* + δu for random unit u, one row per (task, direction),
+    one column per δ."""
     rng = np.random.default_rng(seed)
-    deltas = np.logspace(-3, -1, 7)
-    slopes = []
+    rows = []
     for i in range(problem.n_tasks):
         for _ in range(directions):
             u = rng.standard_normal(problem.dim)
@@ -46,8 +46,16 @@ def taylor_logistic_slopes(problem: R.MultiTaskProblem, seed: int, directions: i
                 ex = problem.excess_risks(th)[i]
                 ta = R.taylor_estimate(problem.grads(th)[i:i + 1], problem.hessians(th)[i:i + 1])
                 rel.append(abs(ta[0] - ex) / ex)
-            slopes.append(np.polyfit(np.log(deltas), np.log(rel), 1)[0])
-    return np.array(slopes)
+            rows.append(rel)
+    return np.array(rows)
+
+
+def taylor_logistic_slopes(problem: R.MultiTaskProblem, seed: int, directions: int = 5
+                           ) -> np.ndarray:
+    """Fitted slopes of log(relative Taylor error) on log‖θ − θ_i*‖, δ ∈ [1e-3, 1e-1]."""
+    deltas = np.logspace(-3, -1, 7)
+    rel = taylor_relative_errors(problem, seed, directions, deltas)
+    return np.array([np.polyfit(np.log(deltas), np.log(r), 1)[0] for r in rel])
 
 
 def adagrad_ratio(seed: int, steps: int = 50) -> dict:
