@@ -28,6 +28,16 @@ class BatchedState:
     estimate: object = None
 
 
+def _log_update(xp, la, step_size, payoff, what):
+    """``reference.weighting.log_weight_update`` per replica (shift before multiply)."""
+    if not bool(xp.all(xp.isfinite(payoff))):
+        raise FloatingPointError(f"{what} is not finite in some replica: the weights would be NaN")
+    with np.errstate(over="ignore"):
+        new = la + step_size * (payoff - xp.max(payoff, axis=1, keepdims=True))
+    new = new - xp.max(new, axis=1, keepdims=True)
+    return xp.maximum(new, R.weighting.LOG_WEIGHT_FLOOR)
+
+
 def _softmax(xp, la):
     e = xp.exp(la - xp.max(la, axis=1, keepdims=True))
     return e / xp.sum(e, axis=1, keepdims=True)
@@ -37,9 +47,14 @@ class BatchedMethod:
     """Wraps a reference method; ``step(state, losses, grads, excess=, hessians=)`` on (B, ...)."""
 
     def __init__(self, method: object, xp: object) -> None:
+        if isinstance(method, type) and method in (R.ExcessMTL, R.GroupDRO, R.EqualWeights,
+                                                   R.MGDA, R.IMTLG):
+            raise TypeError(f"method must be an instance, got the class {method.__name__}: "
+                            f"write {method.__name__}(...)")
         if type(method) not in (R.ExcessMTL, R.GroupDRO, R.EqualWeights, R.MGDA, R.IMTLG):
-            raise TypeError(f"no batched form for {type(method).__name__}; use one of the "
-                            "reference methods ExcessMTL, GroupDRO, EqualWeights, MGDA, IMTLG")
+            raise TypeError(f"method has no batched form ({type(method).__name__}); use one of "
+                            "the reference methods ExcessMTL, GroupDRO, EqualWeights, MGDA, "
+                            "IMTLG")
         self.ref = method
         self.xp = xp
         self.needs = getattr(method, "needs", frozenset())
@@ -62,9 +77,8 @@ class BatchedMethod:
         if isinstance(ref, R.ExcessMTL):
             return self._excess_step(state, grads, excess, hessians)
         if isinstance(ref, R.GroupDRO):
-            la = state.log_alpha + ref.step_size * losses
-            new = replace(state, t=state.t + 1, log_alpha=la - xp.max(la, axis=1, keepdims=True),
-                          estimate=losses)
+            la = _log_update(xp, state.log_alpha, ref.step_size, losses, "the losses")
+            new = replace(state, t=state.t + 1, log_alpha=la, estimate=losses)
             return new, self.weights(new)
         if isinstance(ref, R.EqualWeights):
             new = replace(state, t=state.t + 1)
@@ -94,19 +108,22 @@ class BatchedMethod:
         la, warm, base = state.log_alpha, state.warmup_sum, state.baseline
         W = max(1, ref.warmup)
         if not ref.scale_processing:
-            la = la + ref.step_size * e
+            la = _log_update(xp, la, ref.step_size, e, "the estimate Ê")
         elif t <= W:
             warm = e if warm is None else warm + e
             if t == 1 and ref.first_step_update:
-                la = la + ref.step_size * e
+                la = _log_update(xp, la, ref.step_size, e, "the estimate Ê")
             if t == W:
                 base = warm / t
-                if bool(xp.any(base <= 0)):
-                    raise ValueError("scale processing: a baseline estimate is 0, so Ê/Ê^(1) is "
-                                     "undefined (θ_0 already optimal for that task)")
+                if bool(xp.any(base + ref.baseline_eps < np.finfo(np.float64).tiny)):
+                    raise ValueError("scale processing: a baseline estimate is 0 or subnormal, so "
+                                     "Ê/Ê^(1) is undefined or overflows (θ_0 already optimal for "
+                                     "that task); use scale_processing=False or baseline_eps > 0")
         else:
-            la = la + ref.step_size * (e / (base + ref.baseline_eps))
-        la = la - xp.max(la, axis=1, keepdims=True)
+            with np.errstate(over="ignore"):
+                ratio = e / (base + ref.baseline_eps)
+            la = _log_update(xp, la, ref.step_size, ratio,
+                             "the scaled estimate Ê/b (scale processing)")
         new = replace(state, t=t, log_alpha=la, accum=accum, warmup_sum=warm, baseline=base,
                       estimate=e)
         return new, self.weights(new)

@@ -4,7 +4,7 @@ Public API (names fixed by issue #2): problem generators, weighting methods, ``r
 oracles. See docs/api.md.
 """
 from .estimators import ESTIMATORS, adagrad_estimate, exact_estimate, taylor_estimate
-from .loop import Trajectory, replay, run
+from .loop import DivergenceError, DivergenceWarning, Trajectory, replay, run
 from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, duality_gap, front_gap,
                       is_dominated, minmax_solution, pareto_front, pareto_stationarity)
 from .minnorm import MinNormResult
@@ -13,12 +13,13 @@ from .optimize import minimize_weighted
 from . import nonconvex
 from .problems import (MultiTaskProblem, make_linear_problem, make_logistic_problem,
                        problem_from_arrays)
-from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA, WeightState)
+from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA, WeightingMethod,
+                        WeightState)
 
 __all__ = [
-    "ESTIMATORS", "METHODS", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
+    "ESTIMATORS", "METHODS", "DivergenceError", "DivergenceWarning", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
     "IMTLG", "MGDA", "MinNormResult", "MinmaxSolution", "MultiTaskProblem", "ParetoFront",
-    "TanhNetProblem", "Trajectory", "WeightState", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
+    "TanhNetProblem", "Trajectory", "WeightState", "WeightingMethod", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
     "is_dominated", "make_linear_problem", "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "nonconvex",
     "minmax_solution", "pareto_front", "pareto_stationarity", "problem_from_arrays", "replay", "run",
     "taylor_estimate",

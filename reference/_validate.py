@@ -36,7 +36,7 @@ def per_task(name: str, value: object, n_tasks: int, *, low: float, high: float 
              ) -> np.ndarray:
     """A scalar broadcast to ``n_tasks`` values, or a sequence of exactly ``n_tasks`` values."""
     if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str):
-        arr = np.asarray(value, dtype=float)
+        arr = as_real_array(name, value)
         if arr.shape != (n_tasks,):
             raise ValueError(f"{name} must be a scalar or have shape ({n_tasks},), got shape "
                              f"{arr.shape}")
@@ -46,13 +46,42 @@ def per_task(name: str, value: object, n_tasks: int, *, low: float, high: float 
     return np.full(n_tasks, real(name, value, low=low, high=high))
 
 
+def as_real_array(name: str, value: object) -> np.ndarray:
+    """``value`` as a float64 array, refusing what a silent cast would corrupt: complex numbers
+    (the imaginary part would be dropped), strings, ``None`` and ragged nested sequences."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
+    try:
+        raw = np.asarray(value)
+    except ValueError as exc:
+        if "inhomogeneous" in str(exc):
+            raise ValueError(f"{name} must be a rectangular array, got a ragged nested sequence "
+                             "(rows of different lengths; e.g. tasks with different sample "
+                             "counts)") from None
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    if raw.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got a complex array (its imaginary part would be "
+                        "dropped); pass value.real explicitly if that is what you mean")
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype} "
+                        f"(from {type(value).__name__})")
+    return raw.astype(np.float64, copy=False)
+
+
+def squares_representable(name: str, arr: np.ndarray, count: int) -> None:
+    """Sums of ``count`` squares of the entries of ``arr`` (losses, XᵀX/n) must not overflow
+    float64: max|a|² · count < max float / 16."""
+    big = float(np.max(np.abs(arr))) if arr.size else 0.0
+    limit = float(np.sqrt(np.finfo(np.float64).max / 16.0 / max(count, 1)))
+    if big > limit:
+        raise ValueError(f"{name} has entries up to {big:.3g}: sums of their squares (the losses "
+                         f"and XᵀX/n) overflow float64 beyond {limit:.3g}; rescale {name}")
+
+
 def finite_array(name: str, value: object, *, ndim: int | None = None,
                  shape: tuple[int | None, ...] | None = None) -> np.ndarray:
     """A float64 array with no NaN/inf, of the given ndim/shape (None in shape = any size)."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    arr = as_real_array(name, value)
     if shape is not None:
         ndim = len(shape)
     if ndim is not None and arr.ndim != ndim:
@@ -67,3 +96,19 @@ def finite_array(name: str, value: object, *, ndim: int | None = None,
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     return arr
+
+
+def method_protocol(name: str, method: object) -> object:
+    """``method`` must be an *instance* with ``init_state(n_tasks, dim)`` and
+    ``step(state, losses, grads, ...)`` (the protocol ``reference.WeightingMethod``)."""
+    if isinstance(method, type):
+        raise TypeError(f"{name} must be an instance, got the class {method.__name__}: write "
+                        f"{method.__name__}(...) (e.g. ExcessMTL('exact', 'paper'))")
+    if isinstance(method, str):
+        raise TypeError(f"{name} must be a weighting-method object such as "
+                        f"reference.ExcessMTL(), got the string {method!r}")
+    if not (callable(getattr(method, "init_state", None))
+            and callable(getattr(method, "step", None))):
+        raise TypeError(f"{name} must have init_state(n_tasks, dim) and step(state, losses, "
+                        f"grads, *, excess=None, hessians=None), got {type(method).__name__}")
+    return method

@@ -11,6 +11,7 @@ where Π_Θ is the Euclidean projection on the ball ‖θ − c‖ <= R when ``p
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,15 @@ from . import _validate as v
 from .problems import MultiTaskProblem
 
 Schedule = Literal["constant", "inv_sqrt"]
+DIVERGENCE_FACTOR = 1e6     # a loss this many times above max(1, ℓ(θ_0)) means the run diverged
+
+
+class DivergenceError(FloatingPointError):
+    """A run produced a non-finite θ, loss or weight; the message names the cause."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A run ended with a loss more than ``DIVERGENCE_FACTOR`` times its start: it diverged."""
 
 
 @dataclass(frozen=True)
@@ -93,17 +103,59 @@ def replay(method: object, losses: object, grads: object, *, excess: object = No
     """Feed a recorded input sequence to a fresh ``method``: losses (T, m), grads (T, m, d) and,
     when the method needs them, excess (T, m) and hessians (T, m, d, d). Returns the weights
     (T, m) it produces at each step."""
-    L = np.asarray(losses, dtype=float)
-    G = np.asarray(grads, dtype=float)
-    if L.ndim != 2 or G.ndim != 3 or G.shape[:2] != L.shape:
-        raise ValueError(f"losses must be (T, m) and grads (T, m, d), got {L.shape} and {G.shape}")
-    state = method.init_state(L.shape[1], G.shape[2])
+    v.method_protocol("method", method)
+    L = v.finite_array("losses", losses, ndim=2)
+    T, m = L.shape
+    G = v.finite_array("grads", grads, ndim=3)
+    if G.shape[:2] != (T, m):
+        raise ValueError(f"grads must have shape ({T}, {m}, d) to match losses {L.shape}, got "
+                         f"shape {G.shape}")
+    d = G.shape[2]
+    E = None if excess is None else v.finite_array("excess", excess, shape=(T, m))
+    H = None if hessians is None else v.finite_array("hessians", hessians, shape=(T, m, d, d))
+    state = method.init_state(m, d)
     out = np.empty_like(L)
-    for t in range(L.shape[0]):
-        state, out[t] = method.step(state, L[t], G[t],
-                                    excess=None if excess is None else excess[t],
-                                    hessians=None if hessians is None else hessians[t])
+    for t in range(T):
+        state, w = method.step(state, L[t], G[t], excess=None if E is None else E[t],
+                               hessians=None if H is None else H[t])
+        out[t] = _checked_weights(method, w, m, t + 1)
     return out
+
+
+def _checked_weights(method: object, alpha: object, m: int, t: int) -> np.ndarray:
+    """The weights a method returned at step t, as (m,) finite floats, or a named error."""
+    try:
+        a = np.asarray(alpha, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{method!r}.step returned {type(alpha).__name__} at step {t}, not an "
+                        "array of weights") from None
+    if a.shape != (m,):
+        raise ValueError(f"{method!r}.step returned weights of shape {a.shape} at step {t}, "
+                         f"expected ({m},)")
+    if not np.all(np.isfinite(a)):
+        raise DivergenceError(f"the weights returned by {method!r} at step {t} are not finite "
+                              f"({a}): the weighting method diverged (check its step size η_α "
+                              "and the scale of what it is fed), not the θ-step")
+    if a.sum() == 0:
+        raise ValueError(f"{method!r}.step returned weights summing to 0 at step {t}")
+    return a
+
+
+def _stability_note(problem: object, theta: np.ndarray, alpha: np.ndarray, lr: float) -> str:
+    """'lr·Σα = … vs 2/L = …' for the θ-step, where the problem has Hessians, else ''."""
+    if not hasattr(problem, "hessians") or not np.all(np.isfinite(theta)):
+        return ""
+    try:
+        with np.errstate(all="ignore"):
+            H = np.einsum("m,mde->de", alpha / alpha.sum(), problem.hessians(theta))
+            L = float(np.max(np.linalg.eigvalsh(H)))
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+        return ""
+    if not np.isfinite(L) or L <= 0:
+        return ""
+    return (f"; the effective step lr·Σα = {lr * alpha.sum():.3g} exceeds the stability limit "
+            f"2/L = {2.0 / L:.3g} (L = largest eigenvalue of the α-weighted Hessian, "
+            "normalised weights)" if lr * alpha.sum() * L > 2 else "")
 
 
 def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.1,
@@ -117,8 +169,7 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     if not all(hasattr(problem, a) for a in ("n_tasks", "dim", "losses", "grads")):
         raise TypeError("problem must provide n_tasks, dim, losses(θ) and grads(θ) (e.g. a "
                         f"MultiTaskProblem), got {type(problem).__name__}")
-    if not (hasattr(method, "init_state") and hasattr(method, "step")):
-        raise TypeError("method must have init_state(n_tasks, dim) and step(state, losses, grads)")
+    v.method_protocol("method", method)
     T = v.positive_int("steps", steps)
     lr = v.real("lr", lr, low=0.0, low_open=True)
     if schedule not in ("constant", "inv_sqrt"):
@@ -142,11 +193,20 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     etas = np.empty(T)
     combined = np.empty(T)
     state = method.init_state(m, d)
+    alpha = np.full(m, 1.0 / m)
     for t in range(T + 1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss_t = np.asarray(problem.losses(theta), dtype=float)
+            g = np.asarray(problem.grads(theta), dtype=float)
+        if not (np.all(np.isfinite(loss_t)) and np.all(np.isfinite(g))):
+            prev = thetas[t - 1] if t else theta
+            raise DivergenceError(
+                f"the losses or gradients became non-finite at θ_{t} (max |θ_j| = "
+                f"{np.max(np.abs(theta)):.3g}): the θ-step diverged; lower lr (= {lr:g})"
+                + _stability_note(problem, prev, alpha, lr))
         thetas[t] = theta
-        losses[t] = problem.losses(theta)
+        losses[t] = loss_t
         excess[t] = problem.excess_risks(theta) if has_excess else np.nan
-        g = problem.grads(theta)
         gnorms[t] = np.linalg.norm(g, axis=1)
         if t == T:
             break
@@ -156,16 +216,25 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
         if "hessians" in needs:
             extra["hessians"] = problem.hessians(theta)
         state, alpha = method.step(state, losses[t], g, **extra)
-        alpha = np.asarray(alpha, dtype=float)
+        alpha = _checked_weights(method, alpha, m, t + 1)
         weights[t] = alpha
         if getattr(state, "estimate", None) is not None:
             estimates[t] = state.estimate
         direction = alpha @ g
         combined[t] = np.linalg.norm(direction) / alpha.sum()
         etas[t] = step_size(lr, schedule, t + 1)
-        theta = project_ball(theta - etas[t] * direction, center, radius)
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta = project_ball(theta - etas[t] * direction, center, radius)
         if not np.all(np.isfinite(theta)):
-            raise FloatingPointError(f"θ became non-finite at step {t + 1}: lower lr")
+            raise DivergenceError(f"θ became non-finite at step {t + 1}: the θ-step diverged; "
+                                  f"lower lr (= {lr:g})"
+                                  + _stability_note(problem, thetas[t], alpha, lr))
+    start = max(1.0, float(np.max(np.abs(losses[0]))))
+    if float(np.max(np.abs(losses[T]))) > DIVERGENCE_FACTOR * start:
+        warnings.warn(DivergenceWarning(
+            f"the run diverged: max_i |ℓ_i| grew from {np.max(np.abs(losses[0])):.3g} at θ_0 to "
+            f"{np.max(np.abs(losses[T])):.3g} at θ_{T}; lower lr (= {lr:g})"
+            + _stability_note(problem, thetas[T - 1], weights[T - 1], lr)), stacklevel=2)
     return Trajectory(method=repr(method), problem=repr(problem), thetas=thetas, weights=weights,
                       losses=losses, excess=excess, estimates=estimates, grad_norms=gnorms,
                       step_sizes=etas, combined_grad_norms=combined, schedule=schedule, lr=lr,

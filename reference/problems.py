@@ -56,6 +56,8 @@ class MultiTaskProblem:
         y = v.finite_array("y", self.y, shape=(m, n)).copy()
         if self.loss == "logistic" and not np.all((y == 0) | (y == 1)):
             raise ValueError("y must contain only labels 0 and 1 for loss='logistic'")
+        v.squares_representable("X", X, n * d)
+        v.squares_representable("y", y, n)
         l2 = v.real("l2", self.l2, low=0.0)
         X.setflags(write=False)
         y.setflags(write=False)

@@ -11,13 +11,16 @@ Conventions (NOTES §9.5):
   to sum to m after each update.
 * ``"paper"``: weights live on the simplex Δ_m and start at 1/m ([REC]/[TJD]).
 The α trajectories of the two differ by the factor m exactly; the θ-steps differ by m under GD.
-Weights are kept as unnormalised log-weights so exp never overflows: α = c·softmax(log α).
+Weights are kept as log-weights with max 0 so exp never overflows: α = c·softmax(log α). The
+update log α + η·u is taken as log α + η·(u − max u) (shift before multiply: η·(u − max u) <= 0
+cannot overflow upwards, whatever η and u), then shifted back to max 0 and floored at
+``LOG_WEIGHT_FLOOR``, below which a weight is exactly 0 in float64 anyway.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from scipy.special import softmax
@@ -28,6 +31,41 @@ from .minnorm import min_norm_point
 
 Convention = Literal["official", "paper"]
 CONVENTIONS = ("official", "paper")
+LOG_WEIGHT_FLOOR = -1e300   # exp(x − max) is exactly 0 in float64 for x − max < −746
+
+
+@runtime_checkable
+class WeightingMethod(Protocol):
+    """The method contract every loop, check and oracle of this package drives.
+
+    ``init_state(n_tasks, dim)`` returns a fresh state; ``step(state, losses, grads, *,
+    excess=None, hessians=None)`` returns ``(new_state, weights)`` for losses ℓ(θ_{t−1}) (m,),
+    gradients g (m, d) and, when listed in the optional attribute ``needs``, the exact excess
+    risks E(θ_{t−1}) (m,) and Hessians (m, d, d). Weights may sum to 1 (paper) or m (official).
+    """
+
+    def init_state(self, n_tasks: int, dim: int) -> object: ...
+
+    def step(self, state: object, losses: np.ndarray, grads: np.ndarray, *,
+             excess: np.ndarray | None = None, hessians: np.ndarray | None = None
+             ) -> tuple[object, np.ndarray]: ...
+
+
+def log_weight_update(log_alpha: np.ndarray, step_size: float, payoff: np.ndarray,
+                      what: str) -> np.ndarray:
+    """log α + η·u, re-centred to max 0, computed so that it cannot overflow (module docstring).
+
+    ``payoff`` u must be finite: an infinite u (e.g. Ê/b with a tiny baseline b) raises a
+    ``FloatingPointError`` naming ``what`` it is."""
+    if not np.all(np.isfinite(payoff)):
+        bad = np.flatnonzero(~np.isfinite(payoff)).tolist()
+        raise FloatingPointError(f"{what} is not finite for task(s) {bad} ({payoff[bad]}): the "
+                                 "weights would be NaN")
+    with np.errstate(over="ignore"):
+        shifted = payoff - np.max(payoff)            # <= 0; may be -inf only by overflow
+        new = log_alpha + step_size * shifted       # the argmax task keeps its finite log α
+    new = new - np.max(new)
+    return np.maximum(new, LOG_WEIGHT_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -56,11 +94,17 @@ def _convention(value: object) -> str:
 
 def _check_inputs(state: WeightState, losses: object, grads: object
                   ) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(state, WeightState):
+        raise TypeError(f"state must be the WeightState returned by init_state or step, got "
+                        f"{type(state).__name__}")
     m = state.log_alpha.shape[0]
     ls = v.finite_array("losses", losses, shape=(m,))
     gs = v.finite_array("grads", grads, ndim=2)
     if gs.shape[0] != m:
         raise ValueError(f"grads must have shape ({m}, d), got shape {gs.shape}")
+    if state.accum is not None and gs.shape != state.accum.shape:
+        raise ValueError(f"grads must have shape {state.accum.shape} (n_tasks, dim) as given to "
+                         f"init_state, got shape {gs.shape}")
     return ls, gs
 
 
@@ -162,8 +206,7 @@ class ExcessMTL(_Method):
             m, d = grads.shape
             H = v.finite_array("hessians", hessians, shape=(m, d, d))
             return state.accum, taylor_estimate(grads, H)
-        accum = np.zeros_like(grads) if state.accum is None or state.accum.shape != grads.shape \
-            else state.accum
+        accum = np.zeros_like(grads) if state.accum is None else state.accum
         return adagrad_estimate(accum, grads, self.eps, sqrt=self.sqrt_accumulator)
 
     def step(self, state: WeightState, losses: object, grads: object, *, excess: object = None,
@@ -173,20 +216,25 @@ class ExcessMTL(_Method):
         t = state.t + 1
         log_alpha, warm, base = state.log_alpha, state.warmup_sum, state.baseline
         if not self.scale_processing:
-            log_alpha = log_alpha + self.step_size * e
+            log_alpha = log_weight_update(log_alpha, self.step_size, e, "the estimate Ê")
         elif t <= max(1, self.warmup):
             warm = e.copy() if warm is None else warm + e
             if t == 1 and self.first_step_update:
-                log_alpha = log_alpha + self.step_size * e
+                log_alpha = log_weight_update(log_alpha, self.step_size, e, "the estimate Ê")
             if t == max(1, self.warmup):
                 base = warm / t
-                if np.any(base <= 0):
-                    bad = np.flatnonzero(base <= 0).tolist()
+                tiny = np.finfo(np.float64).tiny
+                if np.any(base + self.baseline_eps < tiny):
+                    bad = np.flatnonzero(base + self.baseline_eps < tiny).tolist()
                     raise ValueError(f"scale processing: the baseline estimate of task(s) {bad} is "
-                                     "0, so Ê/Ê^(1) is undefined (θ_0 already optimal for them)")
+                                     f"{base[bad]} (0 or subnormal), so Ê/Ê^(1) is undefined or "
+                                     "overflows (θ_0 is already optimal for them); use "
+                                     "scale_processing=False or baseline_eps > 0")
         else:
-            log_alpha = log_alpha + self.step_size * (e / (base + self.baseline_eps))
-        log_alpha = log_alpha - np.max(log_alpha)
+            with np.errstate(over="ignore"):
+                ratio = e / (base + self.baseline_eps)
+            log_alpha = log_weight_update(log_alpha, self.step_size, ratio,
+                                          "the scaled estimate Ê/b (scale processing)")
         new = replace(state, t=t, log_alpha=log_alpha, accum=accum, warmup_sum=warm,
                       baseline=base, estimate=e)
         return new, self.weights(new)
@@ -208,8 +256,8 @@ class GroupDRO(_Method):
     def step(self, state: WeightState, losses: object, grads: object, *, excess: object = None,
              hessians: object = None) -> tuple[WeightState, np.ndarray]:
         ls, _ = _check_inputs(state, losses, grads)
-        log_alpha = state.log_alpha + self.step_size * ls
-        new = replace(state, t=state.t + 1, log_alpha=log_alpha - np.max(log_alpha), estimate=ls)
+        log_alpha = log_weight_update(state.log_alpha, self.step_size, ls, "the losses")
+        new = replace(state, t=state.t + 1, log_alpha=log_alpha, estimate=ls)
         return new, self.weights(new)
 
 

@@ -127,11 +127,18 @@ def test_every_shipped_golden_file_loads_and_the_reference_reproduces_it():
 
 
 def test_golden_round_trip(tmp_path):
+    """Regenerated golden files agree with the shipped ones within the tolerances the files state
+    (never bit for bit: another CPU or BLAS kernel changes the last bits, e.g. 4.4e-16 under
+    OPENBLAS_CORETYPE=Haswell)."""
     paths = golden.generate(tmp_path)
     for p in paths:
         a, b = golden.load_golden(p), golden.load_golden(p.stem)
-        np.testing.assert_array_equal(a.weights, b.weights)
         assert a.meta == b.meta
+        for key in ("losses", "grads"):
+            np.testing.assert_allclose(getattr(a, key), getattr(b, key), rtol=1e-12, atol=1e-15,
+                                       err_msg=f"{p.stem}: {key}")
+        np.testing.assert_allclose(a.weights, b.weights, rtol=b.meta["rtol"],
+                                   atol=b.meta["atol"], err_msg=f"{p.stem}: weights")
 
 
 def test_an_altered_implementation_fails_against_a_golden_file():

@@ -151,7 +151,7 @@ def test_excessmtl_with_a_constant_estimate_equals_equal_weights(m, value, conve
     method = R.ExcessMTL("exact", convention, step_size=0.7, scale_processing=scale,
                          warmup=warmup)
     T = 10
-    inputs = (np.zeros((T, m)), np.ones((T, m, 2)), np.full((T, m), value), [None] * T)
+    inputs = (np.zeros((T, m)), np.ones((T, m, 2)), np.full((T, m), value), None)
     np.testing.assert_allclose(drive(method, inputs), drive(R.EqualWeights(convention), inputs),
                                rtol=1e-13)
 

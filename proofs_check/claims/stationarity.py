@@ -15,6 +15,8 @@ bound still shrinking over the last decade. P is computed exactly (Wolfe's algor
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 import reference as R
@@ -48,10 +50,11 @@ def stationarity_bound(problem: object, traj: R.Trajectory) -> dict:
 
 def stationarity_subchecks(name: str, problem: object, method: object, steps: int, lr: float, *,
                            theta0: object = None) -> tuple[list[SubCheck], dict]:
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error", R.DivergenceWarning)
         try:
             traj = R.run(problem, method, steps, lr=lr, theta0=theta0)
-        except FloatingPointError:
+        except (FloatingPointError, R.DivergenceWarning):
             return [SubCheck(f"{name}: run", float("inf"), 0.0, "upper",
                              note="the run diverged")], {}
     b = stationarity_bound(problem, traj)
