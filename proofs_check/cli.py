@@ -1,37 +1,51 @@
-"""``python -m proofs_check``: run the verification suite; ``python -m proofs_check conformance
-module:callable``: test an external weighting implementation against the reference."""
+"""``python -m proofs_check`` (also the ``excessmtl-oracle`` console script): run the
+verification suite; ``... conformance module:callable``: test an external weighting
+implementation against the reference. Exit codes: ``proofs_check.cli_policy``."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from .claims import CLAIMS
+from .cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
 from .config import SuiteConfig
 
 
-def suite_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m proofs_check",
+def program_name() -> str:
+    """How the user called us: the console script names itself."""
+    return "excessmtl-oracle" if Path(sys.argv[0]).name == "excessmtl-oracle" else \
+        "python -m proofs_check"
+
+
+def suite_parser() -> OneLineParser:
+    p = OneLineParser(
+        prog=program_name(),
         description="Check the claims of ExcessMTL (He et al., ICML 2024) on exact convex oracles. "
-                    "Also: 'python -m proofs_check conformance module:callable' (see --help there).")
+                    "Also: 'conformance module:callable' to check your own implementation (see "
+                    "its --help).",
+        epilog="Exit codes: 0 done (a failed claim is a finding), 1 a claim failed under --strict, "
+               "2 usage or input error or crash, 130 interrupted.")
     p.add_argument("--quick", action="store_true", help="small configuration (< 30 s; what CI runs)")
     p.add_argument("--claims", type=str, default=None,
                    help=f"comma-separated claim ids (default: all of {','.join(CLAIMS)})")
     p.add_argument("--out", type=Path, default=Path("results"),
-                   help="output directory (default: results/); replaced atomically")
+                   help="output directory (default: results/). It must be new, empty, or an "
+                        "earlier output of this program; a folder with other files is refused, "
+                        "and nothing this program did not write is ever deleted or overwritten")
     p.add_argument("--seed", type=int, default=0, help="seed of every generated problem (default 0)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--strict", action="store_true", help="exit 1 if any claim fails")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide the progress bar (it is shown only when stderr is a terminal)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="array backend of the batched multi-seed runs (cupy needs a GPU and the "
                         "'gpu' extra; it implies --replicas 256 unless given)")
     p.add_argument("--replicas", type=int, default=None,
                    help="seeds per noise level in the robustness sweep, run batched through gpu/ "
                         "(default 1 = the single-run reference path; 256 with --backend cupy)")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
 
 
@@ -40,43 +54,40 @@ def list_claims() -> str:
                      f"convention: {m.CONVENTION}" for cid, m in CLAIMS.items())
 
 
+def _suite(args) -> int:
+    if args.list:
+        emit(list_claims())
+        return EXIT_OK
+    replicas = args.replicas if args.replicas is not None else \
+        (256 if args.backend == "cupy" else 1)
+    if args.backend == "cupy":
+        from gpu import backend as gpu_backend
+        gpu_backend.require_cupy()      # never a silent CPU fallback (BackendUnavailable: exit 2)
+    from .suite import run_suite
+    from .table import format_table
+    ids = None if args.claims is None else args.claims.split(",")
+    config = SuiteConfig(quick=args.quick, seed=args.seed, backend=args.backend,
+                         replicas=replicas)
+    results, report = run_suite(config, ids, out=args.out,
+                                progress=not args.no_progress and sys.stderr.isatty(),
+                                figures=not args.no_figures)
+    emit(format_table(results))
+    emit(f"\nreport: {args.out / 'report.json'}   figures: {args.out / 'figures'}   "
+         f"({report['elapsed_s']} s of checks)")
+    if args.strict and not all(r.passed for r in results):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "conformance":
         from .conformance_cli import main as conformance_main
         return conformance_main(argv[1:])
-    args = suite_parser().parse_args(argv)
-    if args.list:
-        print(list_claims())
-        return 0
+    parser = suite_parser()
+    args = parser.parse_args(argv)
     if args.seed < 0:
-        suite_parser().error("--seed must be a non-negative integer")
-    replicas = args.replicas if args.replicas is not None else \
-        (256 if args.backend == "cupy" else 1)
-    if replicas < 1:
-        suite_parser().error("--replicas must be a positive integer")
-    if args.backend == "cupy":
-        from gpu import backend as gpu_backend
-        try:
-            gpu_backend.require_cupy()      # never a silent CPU fallback
-        except gpu_backend.BackendUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    from .suite import run_suite
-    from .table import format_table
-    try:
-        ids = None if args.claims is None else args.claims.split(",")
-        config = SuiteConfig(quick=args.quick, seed=args.seed, backend=args.backend,
-                             replicas=replicas)
-        results, report = run_suite(config, ids,
-                                    out=args.out, progress=not args.no_progress,
-                                    figures=not args.no_figures)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(format_table(results))
-    print(f"\nreport: {args.out / 'report.json'}   figures: {args.out / 'figures'}   "
-          f"({report['elapsed_s']} s of checks)")
-    if args.strict and not all(r.passed for r in results):
-        return 1
-    return 0
+        parser.error("--seed must be a non-negative integer")
+    if args.replicas is not None and args.replicas < 1:
+        parser.error("--replicas must be a positive integer")
+    return guarded(parser.prog, lambda: _suite(args), debug=args.debug)

@@ -84,10 +84,10 @@ def build_report(config: SuiteConfig, results: list[ClaimResult], elapsed: float
 
 def write_results(out: Path, config: SuiteConfig, results: list[ClaimResult], elapsed: float, *,
                   figures: bool = True) -> dict:
-    """Write everything into a staging directory, draw the figures from the saved files, then
-    swap the directory in (never half-overwritten)."""
+    """Write everything into a staging folder, draw the figures from the saved files, then move
+    them into ``out`` (``atomic.output_directory``: never a foreign file lost or overwritten)."""
     report = build_report(config, results, elapsed)
-    with atomic.staged_directory(Path(out)) as stage:
+    with atomic.output_directory(Path(out)) as stage:
         for r in results:
             if r.arrays:
                 atomic.write_npz(stage / "data" / f"{r.id}.npz", r.arrays)
@@ -101,6 +101,11 @@ def write_results(out: Path, config: SuiteConfig, results: list[ClaimResult], el
 
 def run_suite(config: SuiteConfig, ids: Iterable[str] | None = None, out: Path | None = None, *,
               progress: bool = True, figures: bool = True) -> tuple[list[ClaimResult], dict]:
+    """Run the claims and, with ``out``, write the report there. Every problem with ``out`` (a
+    file in the way, foreign files, no write permission) is raised before any claim runs."""
+    select_claims(ids)
+    if out is not None:
+        atomic.check_output_dir(Path(out))
     t0 = time.perf_counter()
     results = run_claims(config, ids, progress=progress)
     elapsed = time.perf_counter() - t0

@@ -188,7 +188,7 @@ def test_malformed_golden_files_are_rejected_on_load(tmp_path, edit, message):
 
 
 def test_unknown_golden_name_lists_the_shipped_ones():
-    with pytest.raises(FileNotFoundError, match="excessmtl-official-linear"):
+    with pytest.raises(ValueError, match="excessmtl-official-linear"):
         golden.load_golden("nope")
 
 

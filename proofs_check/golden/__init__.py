@@ -25,7 +25,8 @@ import numpy as np
 import reference as R
 
 from .. import atomic
-from ..conformance import ConformanceReport, MethodSpec, StepFn, compare, default_problem, reference_inputs
+from ..conformance import (METHOD_NAMES, ConformanceReport, MethodSpec, StepFn, compare,
+                           default_problem, reference_inputs)
 
 FORMAT_VERSION = 1
 GOLDEN_DIR = Path(__file__).resolve().parent
@@ -74,12 +75,23 @@ def make_golden(method: str, convention: str, problem: str) -> dict[str, np.ndar
     return {"losses": losses, "grads": grads, "weights": weights, "meta": np.array(json.dumps(meta))}
 
 
+def _is_golden_file(path: Path) -> bool:
+    try:
+        load_golden(path)
+    except (GoldenFormatError, OSError):
+        return False
+    return True
+
+
 def generate(directory: Path = GOLDEN_DIR) -> list[Path]:
-    """(Re)write every golden file into ``directory`` (atomic writes)."""
+    """(Re)write every golden file into ``directory`` (atomic writes). A file of the same name
+    that is not a golden file is never overwritten (``OutputPathError``, before any write)."""
+    targets = [(name, atomic.check_output_file(Path(directory) / f"{name}.npz",
+                                               "--write-golden", _is_golden_file))
+               for name in names()]
     out = []
-    for name in names():
+    for name, path in targets:
         method, convention, problem = name.split("-")
-        path = Path(directory) / f"{name}.npz"
         atomic.write_npz(path, make_golden(method, convention, problem))
         out.append(path)
     return out
@@ -90,16 +102,28 @@ def _fail(path: Path, why: str) -> GoldenFormatError:
 
 
 def load_golden(name_or_path: str | Path) -> GoldenTrajectory:
-    """Load and validate a golden trajectory (a shipped name, or a path to an .npz file)."""
+    """Load and validate a golden trajectory: a shipped name (``names()``), or a path to an .npz
+    file. Anything else, e.g. a name with a folder in it, is refused."""
+    if not isinstance(name_or_path, (str, Path)):
+        raise TypeError(f"name_or_path must be a shipped golden name or a path to an .npz file, "
+                        f"got {type(name_or_path).__name__}")
     p = Path(name_or_path)
     if p.suffix != ".npz":
+        if str(name_or_path) not in names():
+            raise ValueError(f"name_or_path: no shipped golden trajectory {str(name_or_path)!r} "
+                             f"(give a path ending in .npz for your own file); shipped: {names()}")
         p = GOLDEN_DIR / f"{name_or_path}.npz"
-        if not p.exists():
-            raise FileNotFoundError(f"no golden trajectory {name_or_path!r}; shipped: {names()}")
+    if not p.is_file():
+        raise FileNotFoundError(f"no golden file {p}" + (" (it is a directory)" if p.is_dir()
+                                                          else ""))
     try:
-        with open(p, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
+        with open(p, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise _fail(p, "not an .npz archive (a single .npy array renamed?)")
+            with z:
+                data = {k: z[k] for k in z.files}
+    except GoldenFormatError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
         raise _fail(p, f"corrupt or truncated ({type(exc).__name__}: {exc})") from None
@@ -118,17 +142,49 @@ def load_golden(name_or_path: str | Path) -> GoldenTrajectory:
     if data["grads"].shape[:2] != (T, m) or data["weights"].shape != (T, m) or T < 1 or m < 1:
         raise _fail(p, f"inconsistent shapes: losses {data['losses'].shape}, grads "
                        f"{data['grads'].shape}, weights {data['weights'].shape}")
+    if data["meta"].shape != () or data["meta"].dtype.kind != "U":
+        raise _fail(p, f"meta must be a unicode scalar holding JSON, got dtype "
+                       f"{data['meta'].dtype} and shape {data['meta'].shape}")
     try:
         meta = json.loads(str(data["meta"]))
     except json.JSONDecodeError as exc:
         raise _fail(p, f"meta is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise _fail(p, f"meta must be a JSON object, got {type(meta).__name__}")
     absent = [k for k in META_FIELDS if k not in meta]
     if absent:
         raise _fail(p, f"meta lacks fields {absent}")
     if meta["format_version"] != FORMAT_VERSION:
         raise _fail(p, f"format_version {meta['format_version']} is not supported "
                        f"(this reader knows {FORMAT_VERSION})")
+    _check_meta_types(p, meta)
     return GoldenTrajectory(p.stem, data["losses"], data["grads"], data["weights"], meta)
+
+
+def _check_meta_types(p: Path, meta: dict) -> None:
+    def number(key: str, positive: bool) -> None:
+        val = meta[key]
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not np.isfinite(val) \
+                or val < 0 or (positive and val == 0):
+            raise _fail(p, f"meta field {key!r} must be a finite number "
+                           f"{'> 0' if positive else '>= 0'}, got {val!r}")
+
+    for key, positive in (("step_size", True), ("lr", True), ("rtol", False), ("atol", False)):
+        number(key, positive)
+    if meta["method"] not in METHOD_NAMES:
+        raise _fail(p, f"meta field 'method' must be one of {METHOD_NAMES}, got {meta['method']!r}")
+    if meta["convention"] not in ("official", "paper"):
+        raise _fail(p, f"meta field 'convention' must be 'official' or 'paper', got "
+                       f"{meta['convention']!r}")
+    if not isinstance(meta["options"], dict):
+        raise _fail(p, f"meta field 'options' must be a JSON object, got {meta['options']!r}")
+    if isinstance(meta["steps"], bool) or not isinstance(meta["steps"], int) or meta["steps"] < 1:
+        raise _fail(p, f"meta field 'steps' must be a positive integer, got {meta['steps']!r}")
+    try:
+        MethodSpec(meta["method"], meta["convention"], float(meta["step_size"]),
+                   dict(meta["options"])).build()
+    except (TypeError, ValueError) as exc:
+        raise _fail(p, f"meta does not describe a reference method ({exc})") from None
 
 
 def check_golden(step_fn: StepFn, name_or_path: str | Path, *, accept_rescaled: bool = False
