@@ -67,7 +67,8 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
     if record not in ("full", "final"):
         raise ValueError(f"record must be 'full' or 'final', got {record!r}")
     B, m, d = problem.shape
-    theta = xp.zeros((B, d)) if theta0 is None else xp.asarray(theta0, dtype=xp.float64)
+    theta = xp.zeros((B, d)) if theta0 is None else \
+        xp.asarray(R._validate.finite_array("theta0", bk.to_numpy(theta0)))
     if theta.shape == (d,):
         theta = xp.broadcast_to(theta, (B, d)).copy()
     if theta.shape != (B, d):
@@ -94,6 +95,8 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
     etas = np.empty(T)
     need_excess = "excess" in meth.needs
     state = meth.init_state(B, m, d)
+    errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    errstate.__enter__()                   # non-finite values are diagnosed once, at the end
     for t in range(T + 1):
         loss, g = problem.losses_and_grads(theta)
         g = g.astype(xp.float64)
@@ -122,14 +125,33 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
             combined[w] = xp.linalg.norm(direction, axis=1) / xp.sum(alpha, axis=1)
         etas[t] = step_size(lr, schedule, t + 1)
         theta = project(theta - etas[t] * direction)
-    if not bool(xp.all(xp.isfinite(theta))):
-        raise FloatingPointError("θ became non-finite in some replica: lower lr")
+    errstate.__exit__(None, None, None)
+    if not (bool(xp.all(xp.isfinite(theta))) and bool(xp.all(xp.isfinite(alpha)))):
+        raise R.DivergenceError(_divergence_cause(bk.to_numpy(losses), bk.to_numpy(weights),
+                                                  full, lr))
     h = bk.to_numpy
     return BatchedTrajectory(method=repr(meth.ref), problem=repr(problem), thetas=h(thetas),
                              weights=h(weights), losses=h(losses), excess=h(excess),
                              estimates=h(estimates), grad_norms=h(gnorms), step_sizes=etas,
                              combined_grad_norms=h(combined), schedule=schedule, lr=lr,
                              project_radius=radius, record=record)
+
+
+def _divergence_cause(losses: np.ndarray, weights: np.ndarray, full: bool, lr: float) -> str:
+    """Which went non-finite first: the losses (the θ-step: lr) or the weights (the method)."""
+    head = "θ or the weights became non-finite in some replica"
+    if not full:
+        return (f"{head}: lower lr (= {lr:g}) if the θ-step diverged, or check the method's η_α "
+                "and scale-processing baseline (run with record='full' to tell which)")
+    bad_l = np.flatnonzero(~np.all(np.isfinite(losses), axis=(1, 2)))
+    bad_w = np.flatnonzero(~np.all(np.isfinite(weights), axis=(1, 2)))
+    t_l = int(bad_l[0]) if bad_l.size else np.inf      # θ_t
+    t_w = int(bad_w[0]) + 1 if bad_w.size else np.inf   # α_t is computed at θ_{t-1}
+    if t_w <= t_l:
+        return (f"{head}: the weights returned at step {t_w} are not finite while the losses "
+                "were: the weighting method overflowed (its η_α, or a tiny scale-processing "
+                "baseline), not the θ-step")
+    return f"{head}: the losses became non-finite at θ_{t_l}: the θ-step diverged; lower lr (= {lr:g})"
 
 
 def run(problem: BatchedProblem, method: object, steps: int, **kwargs: object) -> Trajectory:

@@ -19,15 +19,15 @@ from .problems import BatchedProblem
 
 def duality_gap(problem: BatchedProblem, theta_bar: object, alpha_bar: object) -> np.ndarray:
     """max_i E_i(θ̄_b) − min_θ Σ ᾱ_{b,i} E_i(θ), for every replica b, shape (B,)."""
+    _batched(problem)
     xp = problem.xp
     p = problem._f64()
     B, m, d = p.shape
-    th = xp.asarray(theta_bar, dtype=xp.float64)
-    a = xp.asarray(alpha_bar, dtype=xp.float64)
-    if th.shape != (B, d) or a.shape != (B, m):
-        raise ValueError(f"theta_bar must be ({B}, {d}) and alpha_bar ({B}, {m})")
-    if bool(xp.any(a < 0)):
-        raise ValueError("alpha_bar must be non-negative")
+    th = xp.asarray(R._validate.finite_array("theta_bar", bk.to_numpy(theta_bar), shape=(B, d)))
+    a = xp.asarray(R._validate.finite_array("alpha_bar", bk.to_numpy(alpha_bar), shape=(B, m)))
+    if bool(xp.any(a < 0)) or bool(xp.any(xp.sum(a, axis=1) <= 0)):
+        raise ValueError("alpha_bar must be non-negative with a positive sum in every replica "
+                         "(each row is normalised to the simplex)")
     a = a / xp.sum(a, axis=1, keepdims=True)
     primal = xp.max(p.excess_risks(th), axis=1)
     u = xp.zeros((B, d))
@@ -52,22 +52,33 @@ def duality_gap(problem: BatchedProblem, theta_bar: object, alpha_bar: object) -
     return bk.to_numpy(primal - dual)
 
 
+def _batched(problem: object) -> BatchedProblem:
+    if not isinstance(problem, BatchedProblem):
+        raise TypeError(f"problem must be a gpu BatchedProblem (see gpu.from_reference), got "
+                        f"{type(problem).__name__}")
+    return problem
+
+
 def pareto_stationarity(grads: object) -> tuple[np.ndarray, np.ndarray]:
     """(values (B,), alphas (B, m)) of min_{α∈Δ}‖Σ α_i g_i‖ per replica, from grads (B, m, d)."""
-    host = bk.to_numpy(grads)
+    host = R._validate.finite_array("grads", bk.to_numpy(grads), ndim=3)
     res = [R.pareto_stationarity(g) for g in host]
     return np.array([r.value for r in res]), np.stack([r.alpha for r in res])
 
 
 def minmax_solution(problem: BatchedProblem, *, scales: object = None) -> list[R.MinmaxSolution]:
     """argmin_θ max_i E_i(θ)/c_i for every replica (``scales`` (B, m) or None), exact."""
-    sc = None if scales is None else np.asarray(bk.to_numpy(scales), dtype=float)
+    _batched(problem)
+    sc = None if scales is None else R._validate.finite_array(
+        "scales", bk.to_numpy(scales), shape=(problem.n_replicas, problem.n_tasks))
     return [R.minmax_solution(problem.replica(b), scales=None if sc is None else sc[b])
             for b in range(problem.n_replicas)]
 
 
 def is_dominated(problem: BatchedProblem, theta: object, **kwargs: object) -> list[R.Dominance]:
     """``reference.is_dominated`` for every replica b at θ_b (``theta`` (B, d))."""
-    th = np.asarray(bk.to_numpy(theta), dtype=float)
+    _batched(problem)
+    th = R._validate.finite_array("theta", bk.to_numpy(theta),
+                                  shape=(problem.n_replicas, problem.dim))
     return [R.is_dominated(problem.replica(b), th[b], **kwargs)
             for b in range(problem.n_replicas)]

@@ -228,8 +228,16 @@ def _newton_per_task(p: BatchedProblem, gtol: float = 1e-12, max_iter: int = 100
 def from_reference(problems: list[R.MultiTaskProblem], *, backend: str = "numpy",
                    dtype: str = "float64", fused: bool = True) -> BatchedProblem:
     """Stack reference problems of one shape (and one loss and l2) into B replicas."""
-    if not problems:
-        raise ValueError("problems must be a non-empty list of reference problems")
+    if isinstance(problems, R.MultiTaskProblem):
+        problems = [problems]
+    if not isinstance(problems, (list, tuple)) or not problems:
+        raise TypeError("problems must be a non-empty list of reference MultiTaskProblem, got "
+                        f"{type(problems).__name__}")
+    bad = [type(p).__name__ for p in problems if not isinstance(p, R.MultiTaskProblem)]
+    if bad:
+        raise TypeError(f"problems must hold reference MultiTaskProblem only, got {bad[0]}")
+    if not isinstance(fused, bool):
+        raise TypeError(f"fused must be a bool, got {fused!r}")
     p0 = problems[0]
     for p in problems:
         if (p.loss, p.X.shape, p.l2) != (p0.loss, p0.X.shape, p0.l2):
@@ -249,8 +257,15 @@ def from_reference(problems: list[R.MultiTaskProblem], *, backend: str = "numpy"
                           y=xp.asarray(y, dtype=dt), fused=fused)
 
 
+def _seeds(seeds: object) -> list[int]:
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty list of non-negative integers (one per "
+                        f"replica), got {seeds!r}")
+    return [R._validate.positive_int("seeds", s, minimum=0) for s in seeds]
+
+
 def _per_replica(value: object, B: int, m: int, name: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
+    arr = R._validate.finite_array(name, value)
     if arr.ndim <= 1:
         return np.broadcast_to(arr if arr.ndim else np.full(m, float(arr)), (B, m))
     if arr.shape != (B, m):
@@ -264,6 +279,7 @@ def make_linear_batch(n_tasks: int, dim: int, n_samples: int, *, seeds: list[int
                       backend: str = "numpy", dtype: str = "float64") -> BatchedProblem:
     """B = len(seeds) replicas, replica b = ``reference.make_linear_problem(..., seed=seeds[b])``
     with noise row ``noise[b]`` (a per-task or per-replica-and-task array sweeps noise levels)."""
+    seeds = _seeds(seeds)
     noise = _per_replica(noise, len(seeds), n_tasks, "noise")
     return from_reference([R.make_linear_problem(n_tasks, dim, n_samples, noise=list(nz),
                                                  relatedness=relatedness, l2=l2, seed=s)
@@ -276,6 +292,7 @@ def make_logistic_batch(n_tasks: int, dim: int, n_samples: int, *, seeds: list[i
                         fused: bool = True) -> BatchedProblem:
     """B = len(seeds) replicas of ``reference.make_logistic_problem`` (``flip`` per task or per
     replica and task)."""
+    seeds = _seeds(seeds)
     flip = _per_replica(flip, len(seeds), n_tasks, "flip")
     return from_reference([R.make_logistic_problem(n_tasks, dim, n_samples, flip=list(f),
                                                    relatedness=relatedness, l2=l2, signal=signal,

@@ -29,10 +29,10 @@ class BatchedState:
 
 
 def _log_update(xp, la, step_size, payoff, what):
-    """``reference.weighting.log_weight_update`` per replica (shift before multiply)."""
-    if not bool(xp.all(xp.isfinite(payoff))):
-        raise FloatingPointError(f"{what} is not finite in some replica: the weights would be NaN")
-    with np.errstate(over="ignore"):
+    """``reference.weighting.log_weight_update`` per replica (shift before multiply). A
+    non-finite payoff is not checked here (that would cost a device sync per step): it makes the
+    weights NaN, which ``gpu.run_batched`` reports at the end, naming ``what`` overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
         new = la + step_size * (payoff - xp.max(payoff, axis=1, keepdims=True))
     new = new - xp.max(new, axis=1, keepdims=True)
     return xp.maximum(new, R.weighting.LOG_WEIGHT_FLOOR)

@@ -19,6 +19,13 @@ from .optimize import minimize_weighted
 from .problems import MultiTaskProblem
 
 
+def _problem(problem: object) -> MultiTaskProblem:
+    if not isinstance(problem, MultiTaskProblem):
+        raise TypeError(f"problem must be a MultiTaskProblem (exact optima are needed), got "
+                        f"{type(problem).__name__}")
+    return problem
+
+
 def _scales(problem: MultiTaskProblem, scales: object) -> np.ndarray:
     if scales is None:
         return np.ones(problem.n_tasks)
@@ -63,7 +70,7 @@ def duality_gap(problem: MultiTaskProblem, theta_bar: object, alpha_bar: object,
     The inner minimum is over all of R^d; when the iterates were projected on a ball, this is an
     upper bound on the gap restricted to the ball (the unconstrained minimum is smaller).
     """
-    c = _scales(problem, scales)
+    c = _scales(_problem(problem), scales)
     th = v.finite_array("theta_bar", theta_bar, shape=(problem.dim,))
     a = _simplex("alpha_bar", alpha_bar, problem.n_tasks)
     primal = float(np.max(problem.excess_risks(th) / c))
@@ -190,8 +197,10 @@ def is_dominated(problem: MultiTaskProblem, theta: object, *, tol: float = 1e-9,
     by more than ``feasibility_tol``. Differences are taken on excess risks (E_i(θ) − E_i(θ'),
     equal to the loss differences) for precision.
     """
+    _problem(problem)
     th = v.finite_array("theta", theta, shape=(problem.dim,))
     tol = v.real("tol", tol, low=0.0, low_open=True)
+    feasibility_tol = v.real("feasibility_tol", feasibility_tol, low=0.0)
     e0 = problem.excess_risks(th)
     cons = [{"type": "ineq", "fun": lambda z: e0 - problem.excess_risks(z),
              "jac": lambda z: -problem.grads(z)}]
@@ -219,8 +228,9 @@ class ParetoFront:
 
 def pareto_front(problem: MultiTaskProblem, n_points: int = 101) -> ParetoFront:
     """The exact Pareto front of a two-task convex problem by weighted scalarisation."""
-    if problem.n_tasks != 2:
-        raise ValueError(f"pareto_front needs a 2-task problem, got n_tasks={problem.n_tasks}")
+    if _problem(problem).n_tasks != 2:
+        raise ValueError(f"problem: pareto_front needs a 2-task problem, got "
+                         f"n_tasks={problem.n_tasks}")
     n = v.positive_int("n_points", n_points, minimum=2)
     ws = np.linspace(0.0, 1.0, n)
     thetas = np.stack([minimize_weighted(problem, np.array([w, 1.0 - w])).theta for w in ws])
@@ -231,8 +241,9 @@ def pareto_front(problem: MultiTaskProblem, n_points: int = 101) -> ParetoFront:
 def front_gap(problem: MultiTaskProblem, theta: object) -> float:
     """Distance above the 2-task front: ℓ_2(θ) − min{ℓ_2(θ') : ℓ_1(θ') <= ℓ_1(θ)} (>= 0; 0 on the
     front), by the ε-constraint program (SLSQP). Computed on excess risks for precision."""
-    if problem.n_tasks != 2:
-        raise ValueError(f"front_gap needs a 2-task problem, got n_tasks={problem.n_tasks}")
+    if _problem(problem).n_tasks != 2:
+        raise ValueError(f"problem: front_gap needs a 2-task problem, got "
+                         f"n_tasks={problem.n_tasks}")
     th = v.finite_array("theta", theta, shape=(problem.dim,))
     e = problem.excess_risks(th)
     cons = [{"type": "ineq", "fun": lambda z: e[0] - problem.excess_risks(z)[0],

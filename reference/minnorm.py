@@ -61,12 +61,16 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
     m = J.shape[0]
     if m < 1:
         raise ValueError("grads must have at least one row (one task)")
-    # the problem is invariant to scaling J; working with J/s keeps J Jᵀ far from overflow
-    s = float(np.max(np.linalg.norm(J, axis=1)))
+    # the problem is invariant to scaling J; J/s with s = max|J_ij| (not a norm, which would
+    # itself overflow for entries near 1e300) keeps J Jᵀ far from overflow
+    s = float(np.max(np.abs(J))) if J.size else 0.0
     if s == 0.0:
         lam = np.full(m, 1.0 / m)
         return MinNormResult(0.0, lam, 0.0, tuple(range(m)))
     Js = J / s
+    norms = np.linalg.norm(Js, axis=1)
+    Js = Js / np.max(norms)
+    s = s * float(np.max(norms))          # J = s·Js with max_i ‖Js_i‖ = 1 (s may overflow to inf)
     G = Js @ Js.T
     eps = tol
     j = int(np.argmin(np.diag(G)))
@@ -104,6 +108,8 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
             lam = cand
     lam = np.clip(lam, 0.0, None)
     lam /= lam.sum()
-    return MinNormResult(value=float(np.linalg.norm(J.T @ lam)), alpha=lam,
-                         kkt_residual=kkt_residual(G, lam) * s * s,
+    with np.errstate(over="ignore"):      # values beyond 1.8e308 are reported as inf, never NaN
+        value = float(np.linalg.norm(Js.T @ lam)) * s
+        kkt = kkt_residual(G, lam) * s * s if kkt_residual(G, lam) > 0 else 0.0
+    return MinNormResult(value=value, alpha=lam, kkt_residual=kkt,
                          support=tuple(int(i) for i in np.flatnonzero(lam > 0)))
