@@ -14,6 +14,14 @@ class SuiteConfig:
     backend: str = "numpy"      # array backend of the batched (multi-seed) runs
     replicas: int = 1           # seeds per noise level in the robustness sweep (1: reference path)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.quick, bool):
+            raise TypeError(f"quick must be a bool, got {self.quick!r}")
+        R._validate.positive_int("seed", self.seed, minimum=0)
+        R._validate.positive_int("replicas", self.replicas)
+        if self.backend not in ("numpy", "cupy"):
+            raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
+
     @property
     def horizon(self) -> int:
         """T_max of the convergence run (two decades from T = 10 in quick mode, three otherwise)."""
