@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import copy_bandwidth, device_name, peak_memory, sync, time_call, write_json
+from common import check_out, copy_bandwidth, device_name, peak_memory, sync, time_call, write_json
 
 import gpu
 
@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
+    check_out(args.out)
 
     problem = gpu.random_logistic_batch(1, args.m, args.n, args.d, seed=0, backend=args.backend,
                                         dtype=args.dtype)

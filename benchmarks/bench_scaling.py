@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import device_name, peak_memory, time_call, write_json
+from common import check_out, device_name, peak_memory, time_call, write_json
 
 import gpu
 
@@ -23,6 +23,7 @@ def main() -> None:
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    check_out(args.out)
     base = dict(B=1, m=4, n=args.base_n, d=64)
     grid = [("base", {})] + [(f"{k}×4", {k: base[k] * 4}) for k in ("n", "d", "m", "B")]
     rows, t_base = [], None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import device_name, peak_memory, sync, write_json
+from common import check_out, device_name, peak_memory, sync, write_json
 
 import gpu
 import reference as R
@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    check_out(args.out)
     m, d, n = 4, 16, 512
     seeds = list(range(args.replicas))
     t0 = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,29 @@ def device_name(backend: str) -> str:
     return f"CPU ({platform.processor() or platform.machine()}), NumPy {np.__version__}"
 
 
+BENCH_KEY = "excessmtl_oracle_benchmark"
+
+
+def _is_our_result(path: Path) -> bool:
+    import json
+    try:
+        return BENCH_KEY in json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def check_out(path: str | None) -> None:
+    """Before measuring: ``--out`` may be written (never a file this program did not write)."""
+    if path:
+        from proofs_check import atomic
+        try:
+            atomic.check_output_file(Path(path), "--out", _is_our_result)
+        except atomic.OutputPathError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+
 def write_json(path: str | None, obj: dict) -> None:
     if path:
         from proofs_check import atomic
-        atomic.write_json(Path(path), obj)
+        atomic.write_json(Path(path), {BENCH_KEY: Path(sys.argv[0]).name, **obj})
