@@ -54,8 +54,14 @@ class BatchedTrajectory:
 
 def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: float = 0.1,
                 schedule: str = "constant", theta0: object = None,
-                project_radius: float | None = None, record: str = "full") -> BatchedTrajectory:
-    """Run ``method`` (a reference method or its batched form) on every replica of ``problem``."""
+                project_radius: float | None = None, record: str = "full",
+                batch_size: int | None = None, sampler: str = "with_replacement",
+                seeds: object = None) -> BatchedTrajectory:
+    """Run ``method`` (a reference method or its batched form) on every replica of ``problem``.
+
+    ``batch_size`` b runs the stochastic regime of ``reference.run``: replica r draws its
+    minibatches from its own stream ``default_rng(seeds[r])`` (default seeds 0, 1, …, B−1), index
+    for index as ``reference.run(..., seed=seeds[r])`` does."""
     if not isinstance(problem, BatchedProblem):
         raise TypeError(f"problem must be a gpu BatchedProblem, got {type(problem).__name__}")
     xp = problem.xp
@@ -83,6 +89,14 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
         return th * xp.minimum(1.0, radius / xp.maximum(nrm, 1e-300))
 
     theta = project(theta)
+    draws = None
+    if batch_size is not None:
+        seeds = list(range(B)) if seeds is None else list(seeds)
+        if len(seeds) != B:
+            raise ValueError(f"seeds must give one sampler seed per replica ({B}), got "
+                             f"{len(seeds)}")
+        draws = [R.sampling.MinibatchSampler(m, problem.n_samples, batch_size, sampler, s).next
+                 for s in seeds]
     full = record == "full"
     n_rec = T + 1 if full else 1
     thetas = xp.empty((n_rec, B, d))
@@ -111,10 +125,18 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
         if t == T:
             break
         extra = {}
+        if draws is not None:
+            idx = np.stack([draw() for draw in draws])
+            loss, g = problem.minibatch_losses_and_grads(theta, idx)
+            g = g.astype(xp.float64)
+            if need_excess:
+                ex = loss.astype(xp.float64) - problem.optimal_losses
         if need_excess:
             extra["excess"] = ex
         if "hessians" in meth.needs:
-            extra["hessians"] = problem.hessians(theta).astype(xp.float64)
+            H = problem.hessians(theta) if draws is None else \
+                problem.minibatch_hessians(theta, idx)
+            extra["hessians"] = H.astype(xp.float64)
         state, alpha = meth.step(state, loss.astype(xp.float64), g, **extra)
         direction = xp.einsum("bm,bmd->bd", alpha, g)
         w = t if full else 0

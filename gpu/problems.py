@@ -36,8 +36,8 @@ class BatchedProblem:
     A: object = None              # linear: (B, m, d, d)
     b: object = None              # linear: (B, m, d)
     c: object = None              # linear: (B, m)
-    X: object = None              # logistic: (B, m, n, d)
-    y: object = None              # logistic: (B, m, n)
+    X: object = None              # logistic, and linear for minibatches: (B, m, n, d)
+    y: object = None              # logistic, and linear for minibatches: (B, m, n)
     fused: bool = True            # use the fused CuPy kernel for logistic losses/gradients
 
     @property
@@ -99,6 +99,44 @@ class BatchedProblem:
             r = 1.0 / (1.0 + xp.exp(-z)) - self.y
             grad = (xp.swapaxes(self.X, -1, -2) @ r[..., None])[..., 0] / self.n_samples
         return loss + reg, grad + self.l2 * th
+
+    def _rows(self, idx: object) -> tuple[object, object]:
+        """(X_B, y_B): replica b, task i restricted to its sample indices idx[b, i] (B, m, k)."""
+        if self.X is None:
+            raise ValueError("batch_size: minibatches need the samples X, y, and this linear "
+                             "problem keeps only its sufficient statistics; build it with "
+                             "keep_samples=True")
+        xp = self.xp
+        ix = xp.asarray(idx)
+        return xp.take_along_axis(self.X, ix[..., None], axis=2), \
+            xp.take_along_axis(self.y, ix, axis=2)
+
+    def minibatch_losses_and_grads(self, theta: object, idx: object) -> tuple[object, object]:
+        """(ℓ_B (B, m), ∇ℓ_B (B, m, d)) on the sample indices ``idx`` (B, m, k): the reference's
+        ``losses(θ, idx)`` and ``grads(θ, idx)`` per replica."""
+        xp = self.xp
+        th = self._per_task(self._theta(theta))
+        X, y = self._rows(idx)
+        z = (X @ th[..., None])[..., 0]                                      # (B, m, k)
+        if self.loss == "linear":
+            loss, r = 0.5 * xp.mean((z - y) ** 2, axis=-1), z - y
+        else:
+            loss = xp.mean(xp.logaddexp(0.0, z) - y * z, axis=-1)
+            r = 1.0 / (1.0 + xp.exp(-z)) - y
+        grad = (xp.swapaxes(X, -1, -2) @ r[..., None])[..., 0] / X.shape[2]
+        return loss + 0.5 * self.l2 * xp.sum(th * th, axis=-1), grad + self.l2 * th
+
+    def minibatch_hessians(self, theta: object, idx: object) -> object:
+        """∇²ℓ_{i,B} per replica, (B, m, d, d)."""
+        xp = self.xp
+        th = self._per_task(self._theta(theta))
+        X, _ = self._rows(idx)
+        if self.loss == "linear":
+            Xw = X
+        else:
+            p = 1.0 / (1.0 + xp.exp(-(X @ th[..., None])[..., 0]))
+            Xw = X * (p * (1.0 - p))[..., None]
+        return xp.swapaxes(Xw, -1, -2) @ X / X.shape[2] + self.l2 * xp.eye(self.dim, dtype=th.dtype)
 
     def losses(self, theta: object) -> object:
         return self.losses_and_grads(theta)[0]
@@ -226,8 +264,12 @@ def _newton_per_task(p: BatchedProblem, gtol: float = 1e-12, max_iter: int = 100
 
 # ------------------------------------------------------------------ builders
 def from_reference(problems: list[R.MultiTaskProblem], *, backend: str = "numpy",
-                   dtype: str = "float64", fused: bool = True) -> BatchedProblem:
-    """Stack reference problems of one shape (and one loss and l2) into B replicas."""
+                   dtype: str = "float64", fused: bool = True, keep_samples: bool = False
+                   ) -> BatchedProblem:
+    """Stack reference problems of one shape (and one loss and l2) into B replicas.
+
+    Linear problems keep only A, b, c (memory and full-batch steps independent of n) unless
+    ``keep_samples``, which the stochastic regime (``run_batched(..., batch_size=b)``) needs."""
     if isinstance(problems, R.MultiTaskProblem):
         problems = [problems]
     if not isinstance(problems, (list, tuple)) or not problems:
@@ -252,7 +294,9 @@ def from_reference(problems: list[R.MultiTaskProblem], *, backend: str = "numpy"
         b = np.einsum("bmnd,bmn->bmd", X, y) / n
         c = 0.5 * np.einsum("bmn,bmn->bm", y, y) / n
         return BatchedProblem("linear", backend, dtype, n, p0.l2, A=xp.asarray(A, dtype=dt),
-                              b=xp.asarray(b, dtype=dt), c=xp.asarray(c, dtype=dt), fused=fused)
+                              b=xp.asarray(b, dtype=dt), c=xp.asarray(c, dtype=dt),
+                              X=xp.asarray(X, dtype=dt) if keep_samples else None,
+                              y=xp.asarray(y, dtype=dt) if keep_samples else None, fused=fused)
     return BatchedProblem("logistic", backend, dtype, n, p0.l2, X=xp.asarray(X, dtype=dt),
                           y=xp.asarray(y, dtype=dt), fused=fused)
 
@@ -276,14 +320,16 @@ def _per_replica(value: object, B: int, m: int, name: str) -> np.ndarray:
 
 def make_linear_batch(n_tasks: int, dim: int, n_samples: int, *, seeds: list[int],
                       noise: object = 0.1, relatedness: float = 0.5, l2: float = 0.0,
-                      backend: str = "numpy", dtype: str = "float64") -> BatchedProblem:
+                      backend: str = "numpy", dtype: str = "float64",
+                      keep_samples: bool = False) -> BatchedProblem:
     """B = len(seeds) replicas, replica b = ``reference.make_linear_problem(..., seed=seeds[b])``
     with noise row ``noise[b]`` (a per-task or per-replica-and-task array sweeps noise levels)."""
     seeds = _seeds(seeds)
     noise = _per_replica(noise, len(seeds), n_tasks, "noise")
     return from_reference([R.make_linear_problem(n_tasks, dim, n_samples, noise=list(nz),
                                                  relatedness=relatedness, l2=l2, seed=s)
-                           for s, nz in zip(seeds, noise)], backend=backend, dtype=dtype)
+                           for s, nz in zip(seeds, noise)], backend=backend, dtype=dtype,
+                          keep_samples=keep_samples)
 
 
 def make_logistic_batch(n_tasks: int, dim: int, n_samples: int, *, seeds: list[int],

@@ -10,14 +10,15 @@ from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, dualit
 from .minnorm import MinNormResult
 from .nonconvex import TanhNetProblem, make_tanh_problem
 from .optimize import minimize_weighted
-from . import nonconvex
+from . import nonconvex, sampling
+from .sampling import SAMPLERS, MinibatchSampler
 from .problems import (MultiTaskProblem, make_linear_problem, make_logistic_problem,
                        problem_from_arrays)
 from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA, WeightingMethod,
                         WeightState)
 
 __all__ = [
-    "ESTIMATORS", "METHODS", "DivergenceError", "DivergenceWarning", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
+    "ESTIMATORS", "METHODS", "MinibatchSampler", "SAMPLERS", "sampling", "DivergenceError", "DivergenceWarning", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
     "IMTLG", "MGDA", "MinNormResult", "MinmaxSolution", "MultiTaskProblem", "ParetoFront",
     "TanhNetProblem", "Trajectory", "WeightState", "WeightingMethod", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
     "is_dominated", "make_linear_problem", "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "nonconvex",

@@ -5,6 +5,12 @@ For t = 1, …, T ([CODE] update order, NOTES §4):
     g_i = ∇ℓ_i(θ_{t−1});   α_t = method.step(ℓ(θ_{t−1}), g, [E(θ_{t−1}), H(θ_{t−1})])
     θ_t = Π_Θ(θ_{t−1} − η_t Σ_i α_t,i g_i),   η_t = lr (constant) or lr/√t (inv_sqrt)
 
+Stochastic regime (``batch_size`` = b): each task draws b of its samples per step
+(``reference.sampling``), and the method and the θ-step see the minibatch losses ℓ_{i,B}, gradients
+g_{i,B}, Hessians and excess estimates ℓ_{i,B}(θ) − ℓ_i^* (unbiased for E_i(θ)) instead; the AdaGrad
+estimator accumulates minibatch gradients, as the official code does. What the trajectory records
+(losses, excess risks, gradient norms) is always measured on the full training set.
+
 where Π_Θ is the Euclidean projection on the ball ‖θ − c‖ <= R when ``project_radius`` = R is given
 (the domain of diameter D = 2R assumed by the convergence bound, docs/theory.md), else identity.
 """
@@ -19,6 +25,7 @@ import numpy as np
 
 from . import _validate as v
 from .problems import MultiTaskProblem
+from .sampling import MinibatchSampler
 
 Schedule = Literal["constant", "inv_sqrt"]
 DIVERGENCE_FACTOR = 1e6     # a loss this many times above max(1, ℓ(θ_0)) means the run diverged
@@ -40,8 +47,9 @@ class Trajectory:
     weights (T, m): α_1 … α_T (as the method returns them, in its convention).
     estimates (T, m): the method's raw estimate at step t (NaN when it has none).
     grad_norms (T+1, m): ‖∇ℓ_i(θ_t)‖.   step_sizes (T,): η_1 … η_T.
-    combined_grad_norms (T,): ‖Σ_i α_t,i g_i(θ_{t−1})‖ (α normalised to the simplex): the G_t of
-    the θ-player's regret bound.
+    combined_grad_norms (T,): ‖Σ_i α_t,i g_i(θ_{t−1})‖ (α normalised to the simplex) for the
+    gradients the θ-step used (minibatch ones in the stochastic regime): the ‖ĝ_t‖ of the
+    θ-player's regret bound. ``batch_size`` None is the full-batch regime.
     """
 
     method: str
@@ -58,6 +66,9 @@ class Trajectory:
     lr: float
     project_radius: float | None
     project_center: np.ndarray
+    batch_size: int | None = None
+    sampler: str | None = None
+    seed: int | None = None
 
     @property
     def steps(self) -> int:
@@ -160,11 +171,16 @@ def _stability_note(problem: object, theta: np.ndarray, alpha: np.ndarray, lr: f
 
 def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.1,
         schedule: Schedule = "constant", theta0: object = None,
-        project_radius: float | None = None, project_center: object = None) -> Trajectory:
-    """Run ``method`` for ``steps`` full-batch steps on ``problem`` and record the trajectory.
+        project_radius: float | None = None, project_center: object = None,
+        batch_size: int | None = None, sampler: str = "with_replacement", seed: int = 0
+        ) -> Trajectory:
+    """Run ``method`` for ``steps`` steps on ``problem`` and record the trajectory.
 
     ``problem`` is a ``MultiTaskProblem`` or any object with ``n_tasks``, ``dim``, ``losses`` and
     ``grads`` (e.g. ``reference.TanhNetProblem``); without ``excess_risks`` the excess column is NaN.
+    ``batch_size`` None (or >= n_samples with ``sampler="epoch"``, not special-cased) is full
+    batch; an integer b runs the stochastic regime (module docstring) with minibatches drawn by
+    ``sampler`` ("with_replacement" or "epoch") from ``numpy.random.default_rng(seed)``.
     """
     if not all(hasattr(problem, a) for a in ("n_tasks", "dim", "losses", "grads")):
         raise TypeError("problem must provide n_tasks, dim, losses(θ) and grads(θ) (e.g. a "
@@ -183,6 +199,12 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     theta = project_ball(theta, center, radius)
     needs = getattr(method, "needs", frozenset())
     has_excess = hasattr(problem, "excess_risks")
+    draw = None
+    if batch_size is not None:
+        if not isinstance(problem, MultiTaskProblem):
+            raise TypeError("batch_size needs a MultiTaskProblem (minibatch oracles "
+                            f"losses(θ, idx)), got {type(problem).__name__}")
+        draw = MinibatchSampler(m, problem.n_samples, batch_size, sampler, seed).next
 
     thetas = np.empty((T + 1, d))
     losses = np.empty((T + 1, m))
@@ -210,12 +232,17 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
         gnorms[t] = np.linalg.norm(g, axis=1)
         if t == T:
             break
+        seen_losses, idx = losses[t], None
+        if draw is not None:
+            idx = draw()
+            seen_losses, g = problem.losses(theta, idx), problem.grads(theta, idx)
         extra = {}
         if "excess" in needs:
-            extra["excess"] = excess[t]
+            extra["excess"] = excess[t] if idx is None else seen_losses - problem.optimal_losses
         if "hessians" in needs:
-            extra["hessians"] = problem.hessians(theta)
-        state, alpha = method.step(state, losses[t], g, **extra)
+            extra["hessians"] = problem.hessians(theta, idx) if idx is not None else \
+                problem.hessians(theta)
+        state, alpha = method.step(state, seen_losses, g, **extra)
         alpha = _checked_weights(method, alpha, m, t + 1)
         weights[t] = alpha
         if getattr(state, "estimate", None) is not None:
@@ -238,4 +265,7 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     return Trajectory(method=repr(method), problem=repr(problem), thetas=thetas, weights=weights,
                       losses=losses, excess=excess, estimates=estimates, grad_norms=gnorms,
                       step_sizes=etas, combined_grad_norms=combined, schedule=schedule, lr=lr,
-                      project_radius=radius, project_center=center)
+                      project_radius=radius, project_center=center,
+                      batch_size=None if draw is None else int(batch_size),
+                      sampler=None if draw is None else sampler,
+                      seed=None if draw is None else int(seed))

@@ -87,32 +87,51 @@ class MultiTaskProblem:
         return v.finite_array("theta", theta, shape=(self.dim,))
 
     # --------------------------------------------------------- per-task oracles
-    def losses(self, theta: object) -> np.ndarray:
-        """ℓ_i(θ) for every task, shape (m,)."""
+    def _rows(self, idx: object) -> tuple[np.ndarray, np.ndarray]:
+        """(X_B, y_B) with task i restricted to its own sample indices idx[i], idx of shape
+        (m, b) (``None``: the full training set)."""
+        if idx is None:
+            return self.X, self.y
+        ix = np.asarray(idx)
+        if ix.ndim != 2 or ix.shape[0] != self.n_tasks or ix.dtype.kind not in "iu" or \
+                ix.size == 0 or ix.min() < 0 or ix.max() >= self.n_samples:
+            raise ValueError(f"idx must be integer sample indices of shape ({self.n_tasks}, b) in "
+                             f"[0, {self.n_samples}), got shape {ix.shape} and dtype {ix.dtype}")
+        return np.take_along_axis(self.X, ix[:, :, None], axis=1), \
+            np.take_along_axis(self.y, ix, axis=1)
+
+    def losses(self, theta: object, idx: object = None) -> np.ndarray:
+        """ℓ_i(θ) for every task, shape (m,); with ``idx`` (m, b), the minibatch losses
+        ℓ_{i,B}(θ) = (1/b) Σ_{k∈B_i} loss_k(θ) + (λ/2)‖θ‖² (unbiased for ℓ_i under uniform
+        sampling)."""
         th = self._theta(theta)
-        z = self.X @ th                                   # (m, n)
+        X, y = self._rows(idx)
+        z = X @ th                                        # (m, b)
         if self.loss == "linear":
-            data = 0.5 * np.mean((z - self.y) ** 2, axis=1)
+            data = 0.5 * np.mean((z - y) ** 2, axis=1)
         else:
-            data = np.mean(np.logaddexp(0.0, z) - self.y * z, axis=1)
+            data = np.mean(np.logaddexp(0.0, z) - y * z, axis=1)
         return data + 0.5 * self.l2 * float(th @ th)
 
-    def grads(self, theta: object) -> np.ndarray:
-        """∇ℓ_i(θ) for every task, shape (m, d) (row i is g_i)."""
+    def grads(self, theta: object, idx: object = None) -> np.ndarray:
+        """∇ℓ_i(θ) for every task, shape (m, d) (row i is g_i); minibatch gradients with
+        ``idx``."""
         th = self._theta(theta)
-        z = self.X @ th
-        r = z - self.y if self.loss == "linear" else expit(z) - self.y   # (m, n)
-        return np.einsum("mnd,mn->md", self.X, r) / self.n_samples + self.l2 * th
+        X, y = self._rows(idx)
+        z = X @ th
+        r = z - y if self.loss == "linear" else expit(z) - y   # (m, b)
+        return np.einsum("mnd,mn->md", X, r) / X.shape[1] + self.l2 * th
 
-    def hessians(self, theta: object) -> np.ndarray:
-        """∇²ℓ_i(θ) for every task, shape (m, d, d)."""
+    def hessians(self, theta: object, idx: object = None) -> np.ndarray:
+        """∇²ℓ_i(θ) for every task, shape (m, d, d); minibatch Hessians with ``idx``."""
         th = self._theta(theta)
+        X, y = self._rows(idx)
         if self.loss == "linear":
-            curv = np.ones_like(self.y)
+            curv = np.ones_like(y)
         else:
-            p = expit(self.X @ th)
+            p = expit(X @ th)
             curv = p * (1.0 - p)
-        H = np.einsum("mnd,mn,mne->mde", self.X, curv, self.X) / self.n_samples
+        H = np.einsum("mnd,mn,mne->mde", X, curv, X) / X.shape[1]
         return H + self.l2 * np.eye(self.dim)
 
     # ----------------------------------------------------------------- optima
