@@ -38,6 +38,7 @@ class BatchedTrajectory:
     lr: float
     project_radius: float | None
     record: str
+    project_center: np.ndarray | None = None
 
     def replica(self, b: int) -> Trajectory:
         """Replica ``b`` as a reference ``Trajectory`` (``record="full"`` only)."""
@@ -49,14 +50,14 @@ class BatchedTrajectory:
                           grad_norms=self.grad_norms[:, b], step_sizes=self.step_sizes,
                           combined_grad_norms=self.combined_grad_norms[:, b],
                           schedule=self.schedule, lr=self.lr, project_radius=self.project_radius,
-                          project_center=np.zeros(self.thetas.shape[-1]))
+                          project_center=self.project_center)
 
 
 def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: float = 0.1,
                 schedule: str = "constant", theta0: object = None,
-                project_radius: float | None = None, record: str = "full",
-                batch_size: int | None = None, sampler: str = "with_replacement",
-                seeds: object = None) -> BatchedTrajectory:
+                project_radius: float | None = None, project_center: object = None,
+                record: str = "full", batch_size: int | None = None,
+                sampler: str = "with_replacement", seeds: object = None) -> BatchedTrajectory:
     """Run ``method`` (a reference method or its batched form) on every replica of ``problem``.
 
     ``batch_size`` b runs the stochastic regime of ``reference.run``: replica r draws its
@@ -82,11 +83,16 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
     radius = None if project_radius is None else \
         R._validate.real("project_radius", project_radius, low=0.0, low_open=True)
 
+    center_host = np.zeros(d) if project_center is None else \
+        R._validate.finite_array("project_center", bk.to_numpy(project_center), shape=(d,))
+    center = xp.asarray(center_host)
+
     def project(th):
         if radius is None:
             return th
-        nrm = xp.linalg.norm(th, axis=1, keepdims=True)
-        return th * xp.minimum(1.0, radius / xp.maximum(nrm, 1e-300))
+        delta = th - center
+        nrm = xp.linalg.norm(delta, axis=1, keepdims=True)
+        return center + delta * xp.minimum(1.0, radius / xp.maximum(nrm, 1e-300))
 
     theta = project(theta)
     draws = None
@@ -156,7 +162,7 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
                              weights=h(weights), losses=h(losses), excess=h(excess),
                              estimates=h(estimates), grad_norms=h(gnorms), step_sizes=etas,
                              combined_grad_norms=h(combined), schedule=schedule, lr=lr,
-                             project_radius=radius, record=record)
+                             project_radius=radius, record=record, project_center=center_host)
 
 
 def _divergence_cause(losses: np.ndarray, weights: np.ndarray, full: bool, lr: float) -> str:

@@ -4,8 +4,9 @@ numbers behind it. ``python -m proofs_check`` runs them all."""
 from .claims import CLAIMS
 from .config import SuiteConfig
 from .result import ClaimResult, SubCheck
+from .verify import Report, verify
 
-__all__ = ["CLAIMS", "ClaimResult", "SubCheck", "SuiteConfig", "run_suite"]
+__all__ = ["CLAIMS", "ClaimResult", "Report", "SubCheck", "SuiteConfig", "run_suite", "verify"]
 
 
 def run_suite(*args, **kwargs):

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import atomic  # noqa: E402
-from .figstyle import (BOUND_STYLES, DPI, FIGSIZE_GRID, FIGSIZE_WIDE, GAP_STYLE,  # noqa: E402
+from .figstyle import (BOUND_STYLES, DPI, FIGSIZE_GRID, FIGSIZE_WIDE,  # noqa: E402
                        METHOD_STYLE, TASK_COLORS)
 
 
@@ -26,42 +26,62 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _load(root: Path, cid: str) -> dict | None:
-    f = root / "data" / f"{cid}.npz"
-    if not f.exists():
-        return None
+def _load_file(f: Path) -> dict:
     with np.load(f, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
 
-def _claim(report: dict, cid: str) -> dict | None:
-    return next((c for c in report["claims"] if c["id"] == cid), None)
+def _load(root: Path, cid: str) -> dict | None:
+    f = root / "data" / f"{cid}.npz"
+    return _load_file(f) if f.exists() else None
+
+
+def _rate_runs(d: dict) -> dict[str, list[str]]:
+    """Run keys ("linear_batch_8", …) grouped by problem ("linear", …), from the saved arrays."""
+    keys = sorted(k[: -len("_gaps")] for k in d if k.endswith("_gaps"))
+    groups: dict[str, list[str]] = {}
+    for k in keys:
+        groups.setdefault(k.split("_")[0], []).append(k)
+    return groups
 
 
 def plot_rate(d: dict, claim: dict, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=FIGSIZE_WIDE)
-    for ax, name in zip(axes, ("linear", "logistic")):
-        T = d[f"{name}_T"]
-        slope, se = d[f"{name}_slope"]
-        ax.loglog(T, d[f"{name}_gap"], label=f"duality gap (slope {slope:.2f} ± {se:.2f})",
-                  **GAP_STYLE)
-        ax.loglog(T, d[f"{name}_bound_data"], label="data-dependent bound", **BOUND_STYLES["data"])
-        ax.loglog(T, d[f"{name}_bound_apriori"], label="√2·D·G/√T + ln m/(η_α T)",
-                  **BOUND_STYLES["apriori"])
-        ref = d[f"{name}_gap"][0] * (T / T[0]) ** -0.5
-        ax.loglog(T, ref, color="0.6", lw=0.8, label="∝ T^-1/2 (reference)")
-        ax.set(title=f"{name}: gap of (θ̄_T, ᾱ_T)", xlabel="T", ylabel="gap")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Claim 'rate': {claim['verdict']}")
+    """Per problem: the median gap over seeds with its 10–90% band, per regime, against T."""
+    groups = _rate_runs(d)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 4.2), squeeze=False)
+    method = next(iter(claim.get("config", {}).values()), {}).get("method", "")
+    for ax, (problem, keys) in zip(axes[0], groups.items()):
+        for i, k in enumerate(keys):
+            T, g = d[f"{k}_T"], d[f"{k}_gaps"]
+            color = TASK_COLORS[i % len(TASK_COLORS)]
+            regime = k[len(problem) + 1:].replace("_", " ")
+            med = np.nanmedian(g, axis=0)
+            ax.loglog(T, med, color=color, marker="o", ms=3,
+                      label=f"{regime}: median gap ({g.shape[0]} seeds), median growth of "
+                            f"gap·√T {np.nanmedian(d[f'{k}_growth']):.2f}")
+            ax.fill_between(T, np.nanquantile(g, 0.1, axis=0), np.nanquantile(g, 0.9, axis=0),
+                            color=color, alpha=0.2, lw=0)
+            if np.all(np.isfinite(d[f"{k}_apriori"])) and int(d[f"{k}_batch"]) < 0:
+                ax.loglog(T, d[f"{k}_apriori"], label="a-priori bound √2·D·G/√T + ln m/(η_α T)",
+                          **BOUND_STYLES["apriori"])
+        T = d[f"{keys[0]}_T"]
+        ax.loglog(T, np.nanmedian(d[f"{keys[-1]}_gaps"], axis=0)[0] * (T / T[0]) ** -0.5,
+                  color="0.6", lw=0.8, label="∝ T^-1/2 (guide)")
+        ax.set(title=f"{problem}: gap of (θ̄_T, ᾱ_T)", xlabel="T", ylabel="duality gap")
+        ax.legend(fontsize=6)
+    method = claim.get("method") or method
+    fig.suptitle(f"Claim 'rate' — {method} — {claim['verdict'].upper()}", fontsize=9)
     return _save(fig, path)
 
 
 def plot_trajectories(d: dict, path_w: Path, path_e: Path) -> list[Path]:
+    """Seed 0 of each full-batch run: the weights α_t and the excess risks E_i(θ_t)."""
+    names = sorted(k[: -len("_traj_t")] for k in d if k.endswith("_full_batch_traj_t"))
     out = []
     for key, ylabel, path in (("weights", "α_t,i (simplex)", path_w),
                               ("excess", "E_i(θ_t)", path_e)):
-        fig, axes = plt.subplots(1, 2, figsize=FIGSIZE_WIDE)
-        for ax, name in zip(axes, ("linear", "logistic")):
+        fig, axes = plt.subplots(1, len(names), figsize=FIGSIZE_WIDE, squeeze=False)
+        for ax, name in zip(axes[0], names):
             t, arr = d[f"{name}_traj_t"], d[f"{name}_{key}"]
             for i in range(arr.shape[1]):
                 ax.semilogx(t, arr[:, i], color=TASK_COLORS[i % len(TASK_COLORS)],
@@ -69,8 +89,8 @@ def plot_trajectories(d: dict, path_w: Path, path_e: Path) -> list[Path]:
             if key == "excess":
                 ax.axhline(float(d[f"{name}_minmax"][0]), color="k", ls="--", lw=0.8,
                            label="min_θ max_i E_i")
-            ax.set(title=f"{name}: ExcessMTL(exact, no scale proc.), η_t ∝ 1/√t", xlabel="t",
-                   ylabel=ylabel)
+            ax.set(title=f"{name.split('_')[0]}: ExcessMTL(exact, no scale proc.), η_t ∝ 1/√t, "
+                         "seed 0", xlabel="t", ylabel=ylabel)
             ax.legend(fontsize=7)
         out.append(_save(fig, path))
     return out
@@ -140,9 +160,13 @@ def make_figures(root: Path) -> list[Path]:
     report = json.loads((root / "report.json").read_text(encoding="utf-8"))
     fig_dir = root / "figures"
     out: list[Path] = []
-    if (d := _load(root, "rate")) is not None:
-        out.append(plot_rate(d, _claim(report, "rate"), fig_dir / "rate_gap_vs_T.png"))
-        out += plot_trajectories(d, fig_dir / "weights.png", fig_dir / "excess_risks.png")
+    rate_claims = [c for c in report["claims"] if c["id"] == "rate" and c.get("data")]
+    for k, c in enumerate(rate_claims):
+        d = _load_file(root / c["data"])
+        suffix = "" if len(rate_claims) == 1 else f"-{k + 1}"
+        out.append(plot_rate(d, c, fig_dir / f"rate_gap_vs_T{suffix}.png"))
+        out += plot_trajectories(d, fig_dir / f"weights{suffix}.png",
+                                 fig_dir / f"excess_risks{suffix}.png")
     if (d := _load(root, "robustness")) is not None:
         out.append(plot_noise_sweep(d, fig_dir / "noise_sweep.png"))
     if (d := _load(root, "pareto-optimal")) is not None:

@@ -52,6 +52,7 @@ class ClaimResult:
     checks: tuple[SubCheck, ...]
     config: dict = field(default_factory=dict)
     arrays: dict = field(default_factory=dict, repr=False)
+    method: str = ""            # the method checked, when the claim was run on a given one
 
     @property
     def passed(self) -> bool:
@@ -78,7 +79,8 @@ class ClaimResult:
 
     def to_json(self) -> dict:
         h = self.headline
-        return {"id": self.id, "statement": self.statement, "source": self.source,
+        return {"id": self.id, "method": self.method, "statement": self.statement,
+                "source": self.source,
                 "convention": self.convention, "measured": h.measured, "bound": h.bound,
                 "kind": h.kind, "verdict": self.verdict, "failed_checks": self.failed_checks,
                 "checks": [c.to_json() for c in self.checks], "config": self.config}

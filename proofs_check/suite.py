@@ -67,30 +67,49 @@ def _jsonable(x: object) -> object:
     return x
 
 
-def build_report(config: SuiteConfig, results: list[ClaimResult], elapsed: float) -> dict:
+def data_keys(results: list[ClaimResult]) -> list[str]:
+    """The name of each result's data file: its claim id, suffixed -1, -2, … when several
+    results (several methods) share one claim."""
+    ids = [r.id for r in results]
+    seen: dict[str, int] = {}
+    out = []
+    for i in ids:
+        seen[i] = seen.get(i, 0) + 1
+        out.append(i if ids.count(i) == 1 else f"{i}-{seen[i]}")
+    return out
+
+
+def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed: float
+                 ) -> dict:
+    cfg = config if isinstance(config, dict) else config.to_json()
+    claims = []
+    for r, key in zip(results, data_keys(results)):
+        c = r.to_json()
+        c["data"] = f"data/{key}.npz" if r.arrays else None
+        claims.append(c)
     return _jsonable({
         "suite": "excessmtl-oracle verification suite",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": config.to_json(),
-        "seed": config.seed,
-        "backend": config.backend,
+        "config": cfg,
+        "seed": cfg.get("seed"),
+        "backend": cfg.get("backend"),
         "versions": _versions(),
         "elapsed_s": round(elapsed, 2),
         "summary": {"claims": len(results), "passed": sum(r.passed for r in results),
                     "failed": sum(not r.passed for r in results)},
-        "claims": [r.to_json() for r in results],
+        "claims": claims,
     })
 
 
-def write_results(out: Path, config: SuiteConfig, results: list[ClaimResult], elapsed: float, *,
-                  figures: bool = True) -> dict:
+def write_results(out: Path, config: SuiteConfig | dict, results: list[ClaimResult],
+                  elapsed: float, *, figures: bool = True) -> dict:
     """Write everything into a staging folder, draw the figures from the saved files, then move
     them into ``out`` (``atomic.output_directory``: never a foreign file lost or overwritten)."""
     report = build_report(config, results, elapsed)
     with atomic.output_directory(Path(out)) as stage:
-        for r in results:
+        for r, key in zip(results, data_keys(results)):
             if r.arrays:
-                atomic.write_npz(stage / "data" / f"{r.id}.npz", r.arrays)
+                atomic.write_npz(stage / "data" / f"{key}.npz", r.arrays)
         atomic.write_json(stage / "report.json", report)
         if figures:
             from .plots import make_figures

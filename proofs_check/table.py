@@ -14,7 +14,8 @@ def format_table(results: list[ClaimResult]) -> str:
     rows = [("claim", "verdict", "measured", "bound", "kind", "headline check")]
     for r in results:
         h = r.headline
-        rows.append((r.id, r.verdict.upper(), _fmt(h.measured), _fmt(h.bound), h.kind, h.name))
+        rows.append((r.id + (f" [{r.method}]" if r.method else ""), r.verdict.upper(),
+                     _fmt(h.measured), _fmt(h.bound), h.kind, h.name))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for k, row in enumerate(rows):
@@ -24,7 +25,8 @@ def format_table(results: list[ClaimResult]) -> str:
     for r in results:
         failed = [c for c in r.checks if not c.passed]
         if failed:
-            lines.append(f"\n{r.id}: {len(failed)} of {len(r.checks)} sub-checks failed "
+            who = r.id + (f" [{r.method}]" if r.method else "")
+            lines.append(f"\n{who}: {len(failed)} of {len(r.checks)} sub-checks failed "
                          "(findings, not crashes):")
             for c in failed:
                 want = {"upper": f"<= {_fmt(c.bound)}", "lower": f">= {_fmt(c.bound)}",

@@ -5,6 +5,8 @@ A failure names the step of docs/theory.md §3 that breaks ([OURS], instrumented
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 import reference as R
@@ -12,12 +14,23 @@ import reference as R
 from .. import theory
 from ..config import SuiteConfig
 from ..result import ClaimResult, SubCheck
-from .rate import CONVENTION, game_runs
 
 ID = "proof-steps"
 STATEMENT = ("Every inequality of the O(1/√T) proof (convexity, one-step GD lemma, telescoping, "
              "θ-regret, be-the-leader α-regret, Jensen, gap <= regrets/T) holds at every step")
 SOURCE = "[OURS] docs/theory.md §3 (the paper's proof is not available, NOTES §6)"
+CONVENTION = "paper (simplex α), exact E, no scale processing, projected on ‖θ−c‖<=D/2, full batch"
+
+
+@lru_cache(maxsize=4)
+def game_runs(config: SuiteConfig) -> dict:
+    """The theorem dynamics on the two default problems, one seed, full batch, to ``horizon``."""
+    out = {}
+    for name, problem in (("linear", config.linear()), ("logistic", config.logistic())):
+        setup = theory.game_setup(problem)
+        traj = theory.run_game(problem, setup, config.horizon)
+        out[name] = (problem, setup, traj, theory.log_grid(config.horizon))
+    return out
 
 
 def proof_subchecks(name: str, problem: R.MultiTaskProblem, setup: theory.GameSetup,

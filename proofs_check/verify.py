@@ -1,0 +1,216 @@
+"""``verify``: point the claim checks at your own weighting method and your own problem.
+
+    import proofs_check as pc
+    report = pc.verify(MyMethod(), my_problem, seeds=8, batch_size=[None, 8])
+    print(report.table()); report.save("my-results")
+
+Any object with the ``reference.WeightingMethod`` protocol (``init_state(n_tasks, dim)``,
+``step(state, losses, grads, *, excess=None, hessians=None) -> (state, weights)`` and an optional
+``needs`` set) is a method; its weights may sum to 1 or to m (they are put on the simplex, so
+the θ-step is the theorem's in either convention). It runs inside the theorem's loop (projected
+SGD, η_t = D/(G√(2t)), docs/theory.md §3) on each problem, each regime and each seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import reference as R
+
+from . import theory
+from .claims import CLAIMS
+from .claims import rate as rate_claim
+from .config import SuiteConfig
+from .result import ClaimResult
+from .table import format_table
+
+VERIFIABLE = ("rate",)
+"""Claims that ``verify`` runs on a given method and problem. The other claims of the suite run
+on its own problems and methods (``python -m proofs_check``) until they are ported."""
+
+
+def describe(method: object) -> str:
+    """A short label: ExcessMTL(exact, paper, no scale proc., η_α=1) or the class name."""
+    if isinstance(method, R.ExcessMTL):
+        sp = "" if method.scale_processing else ", no scale proc."
+        return f"ExcessMTL({method.estimator}, {method.convention}{sp}, η_α={method.step_size:g})"
+    if isinstance(method, R.GroupDRO):
+        return f"GroupDRO({method.convention}, η_α={method.step_size:g})"
+    if isinstance(method, R.EqualWeights):
+        return f"EqualWeights({method.convention})"
+    return str(getattr(method, "label", None) or type(method).__name__)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The verdicts of ``verify``: one ``ClaimResult`` per (claim, method)."""
+
+    claims: tuple[ClaimResult, ...]
+    settings: dict = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.claims)
+
+    def claim(self, claim_id: str, method: str | int | None = None) -> ClaimResult:
+        """The result of ``claim_id``; with several methods, name one (its label or index)."""
+        hits = [c for c in self.claims if c.id == claim_id]
+        if not hits:
+            raise KeyError(f"claim_id {claim_id!r} is not in this report; it has "
+                           f"{sorted({c.id for c in self.claims})}")
+        if method is None:
+            if len(hits) > 1:
+                raise ValueError(f"claim {claim_id!r} was checked for {len(hits)} methods; pass "
+                                 f"method= one of {[c.method for c in hits]} or an index")
+            return hits[0]
+        if isinstance(method, int) and not isinstance(method, bool):
+            return hits[method]
+        for c in hits:
+            if c.method == method:
+                return c
+        raise KeyError(f"method {method!r} not in this report; it has {[c.method for c in hits]}")
+
+    def table(self) -> str:
+        return format_table(list(self.claims))
+
+    def to_json(self) -> dict:
+        from .suite import build_report
+        return build_report(self.settings, list(self.claims), self.elapsed_s)
+
+    def save(self, out_dir: str | Path, *, figures: bool = True) -> Path:
+        """``report.json``, ``data/*.npz`` and figures under ``out_dir`` (a new or empty folder,
+        or an earlier output of ours: nothing else is ever overwritten)."""
+        from .suite import write_results
+        write_results(Path(out_dir), self.settings, list(self.claims), self.elapsed_s,
+                      figures=figures)
+        return Path(out_dir)
+
+
+class SimplexWeights:
+    """A method whose weights are divided by their sum, so that the θ-step is the theorem's
+    whatever the method's convention (Σα = 1 or m)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.needs = getattr(inner, "needs", frozenset())
+        self.label = describe(inner)
+        eta = getattr(inner, "step_size", None)
+        if eta is not None:
+            self.step_size = eta
+
+    def init_state(self, n_tasks: int, dim: int) -> object:
+        return self.inner.init_state(n_tasks, dim)
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        state, w = self.inner.step(state, losses, grads, excess=excess, hessians=hessians)
+        w = R.loop._checked_weights(self.inner, w, len(losses), getattr(state, "t", 0))
+        return state, w / w.sum()
+
+
+def on_simplex(method: object) -> object:
+    """``method`` with weights on the simplex: a reference method's paper-convention twin (its α
+    trajectory is the official one divided by m exactly), or ``SimplexWeights(method)``."""
+    if type(method) in (R.ExcessMTL, R.GroupDRO, R.EqualWeights):
+        return type(method)(**{**method._params(), "convention": "paper"})
+    if type(method) in (R.MGDA, R.IMTLG):
+        return method
+    return SimplexWeights(method)
+
+
+def _as_list(value: object, name: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"{name} must not be an empty list")
+        return list(value)
+    return [value]
+
+
+def _seed_list(seeds: object) -> list[int]:
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str):
+        out = [R._validate.positive_int("seeds", s, minimum=0) for s in seeds]
+        if not out:
+            raise ValueError("seeds must be a positive count or a non-empty list of seeds")
+        return out
+    return list(range(R._validate.positive_int("seeds", seeds)))
+
+
+def _regimes(batch_size: object) -> list[int | None]:
+    values = batch_size if isinstance(batch_size, (list, tuple)) else [batch_size]
+    if not values:
+        raise ValueError("batch_size must be None, an integer, or a non-empty list of them")
+    return [None if b is None else R._validate.positive_int("batch_size", b) for b in values]
+
+
+def verify(method: object = None, problem: object = None, *, claims: Sequence[str] | None = None,
+           seeds: int | Sequence[int] = 8, steps: int | None = None,
+           batch_size: int | None | Sequence[int | None] = None,
+           sampler: str = "with_replacement", quick: bool = False, backend: str = "numpy",
+           progress: bool = False) -> Report:
+    """Check the paper's claims on ``method`` (default: the theorem dynamics,
+    ExcessMTL(exact, paper, no scale processing)) and ``problem`` (default: the suite's linear
+    and logistic problems), over ``seeds`` (a count or a list), in the regimes ``batch_size``
+    (None: full batch; an integer: minibatches; a list: each).
+
+    ``steps`` is T (default 2000, 1000 with ``quick``; at least 100: the rate claim compares the
+    last two decades). Returns a ``Report``.
+    """
+    methods = _as_list(method, "method") or [R.ExcessMTL("exact", "paper",
+                                                         scale_processing=False)]
+    for m in methods:
+        R._validate.method_protocol("method", m)
+    problems = _as_list(problem, "problem")
+    for p in problems:
+        if not isinstance(p, R.MultiTaskProblem):
+            raise TypeError(f"problem must be a reference MultiTaskProblem (exact optima are "
+                            f"needed), or a list of them, got {type(p).__name__}")
+    if not isinstance(quick, bool):
+        raise TypeError(f"quick must be a bool, got {quick!r}")
+    config = SuiteConfig(quick=quick, backend=backend)
+    problems = problems or [config.linear(), config.logistic()]
+    ids = list(VERIFIABLE) if claims is None else list(claims)
+    for cid in ids:
+        if cid not in CLAIMS:
+            raise ValueError(f"claims must be a subset of {list(CLAIMS)}, got {cid!r}")
+        if cid not in VERIFIABLE:
+            raise ValueError(f"claims: {cid!r} runs only on the suite's own problems for now "
+                             f"(python -m proofs_check --claims {cid}); verify() runs "
+                             f"{list(VERIFIABLE)}")
+    seed_list = _seed_list(seeds)
+    T = config.rate_steps if steps is None else R._validate.positive_int("steps", steps,
+                                                                         minimum=100)
+    regimes = _regimes(batch_size)
+    if sampler not in R.SAMPLERS:
+        raise ValueError(f"sampler must be one of {R.SAMPLERS}, got {sampler!r}")
+    t0 = time.perf_counter()
+    results = []
+    jobs = [(m, p) for m in methods for p in problems]
+    from tqdm import tqdm
+    bar = tqdm(total=len(jobs) * len(regimes), desc="verify", disable=not progress, leave=False)
+    for m in methods:
+        runs, cfg = [], {}
+        for k, p in enumerate(problems):
+            pname = p.loss if len(problems) == 1 or \
+                sum(q.loss == p.loss for q in problems) == 1 else f"{p.loss}{k}"
+            setup = theory.game_setup(p)
+            cfg[pname] = {"problem": repr(p), **setup.to_json(), "steps": T, "seeds": seed_list}
+            for b in regimes:
+                rname = "full batch" if b is None else f"batch {b}"
+                runs.append(rate_claim.run_seeds(f"{pname} {rname}", p, on_simplex(m), setup, T,
+                                                 seed_list, batch_size=b, sampler=sampler,
+                                                 backend=backend))
+                bar.update()
+        res = rate_claim.claim_result(runs, cfg)
+        results.append(ClaimResult(res.id, res.statement, res.source, res.convention,
+                                   res.checks, res.config, res.arrays, method=describe(m)))
+    bar.close()
+    settings = {"entry": "verify", "seeds": seed_list, "steps": T, "batch_size": regimes,
+                "sampler": sampler, "backend": backend, "seed": seed_list[0],
+                "methods": [describe(m) for m in methods],
+                "problems": [repr(p) for p in problems], "claims": ids}
+    return Report(tuple(results), settings, round(time.perf_counter() - t0, 2))

@@ -1,0 +1,156 @@
+"""The rate claim tells right from wrong: every correct variant passes, every mutant that
+converges elsewhere is killed, in both regimes, and the false-alarm rate over 32 seeds is what
+docs/claims.md states. Also the public ``verify`` API it runs through."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import reference as R
+from proofs_check import theory, verify
+from proofs_check.claims import rate
+from proofs_check.config import SuiteConfig
+
+from .mutants import CORRECT, MUTANTS, UniformMixHedge
+
+QUICK = dict(quick=True, seeds=4, batch_size=[None, 8])
+SURVIVORS = {UniformMixHedge}
+
+
+@pytest.mark.parametrize("variant", CORRECT, ids=lambda c: c.__name__)
+def test_a_correct_variant_passes_rate_in_both_regimes(variant):
+    report = verify(variant(), **QUICK)
+    claim = report.claim("rate")
+    assert claim.passed, [(c.name, c.measured, c.bound) for c in claim.checks if not c.passed]
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m not in SURVIVORS],
+                         ids=lambda c: c.__name__)
+def test_a_mutant_that_converges_elsewhere_is_killed_by_rate(mutant):
+    claim = verify(mutant(), **QUICK).claim("rate")
+    assert not claim.passed
+    assert any("growth" in name for name in claim.failed_checks)
+
+
+def test_the_uniform_mixing_survivor_is_explained_by_the_active_set():
+    """docs/claims.md: mixing 20% uniform weight cannot move the fixed point when every task
+    is active at the min–max solution with α*_i >= 0.2/m; then the mixture still plays α*.
+    It survives on the default problems for that reason (an instance with an inactive task is
+    needed to kill it), and is the conformance harness's job."""
+    config = SuiteConfig(quick=True)
+    for problem in (config.linear(), config.logistic()):
+        alpha = R.minmax_solution(problem).alpha
+        assert np.all(alpha >= 0.2 / problem.n_tasks), alpha
+    assert verify(UniformMixHedge(), **QUICK).claim("rate").passed
+
+
+CONVERGE_ELSEWHERE = [R.GroupDRO("paper"), R.EqualWeights("paper"),
+                      R.ExcessMTL("adagrad", "official"), R.ExcessMTL("exact", "official")]
+
+
+@pytest.mark.parametrize("batch_size", [None, 8, 64], ids=["full batch", "batch 8", "batch 64"])
+def test_methods_that_converge_to_another_point_fail_rate_in_each_regime(batch_size):
+    report = verify(CONVERGE_ELSEWHERE, quick=True, seeds=8, batch_size=batch_size)
+    verdicts = {c.method: c.passed for c in report.claims}
+    assert not any(verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("batch_size", [None, 8, 64], ids=["full batch", "batch 8", "batch 64"])
+@pytest.mark.parametrize("kind", ["linear", "logistic"])
+def test_the_false_alarm_rate_over_32_seeds_is_the_documented_one(kind, batch_size):
+    """Per seed, the correct dynamics exceed the growth threshold with probability p̂ (32 seeds);
+    the median-of-8 rule then fails a correct method with probability <= 1% (docs/claims.md)."""
+    config = SuiteConfig(quick=True)
+    problem = config.linear() if kind == "linear" else config.logistic()
+    runs = rate.run_seeds(kind, problem, R.ExcessMTL("exact", "paper", scale_processing=False),
+                          theory.game_setup(problem), config.rate_steps, list(range(100, 132)),
+                          batch_size=batch_size)
+    thr = rate.GROWTH_DETERMINISTIC if batch_size is None else rate.GROWTH_STOCHASTIC
+    p_seed = float(np.mean(runs.growth > thr))
+    assert p_seed <= 0.25, p_seed
+    assert rate.median_rule_false_alarm(p_seed, 8) <= 0.01
+
+
+def test_the_median_rule_false_alarm_is_the_binomial_tail():
+    rng = np.random.default_rng(0)
+    p = 0.2
+    sims = np.median(rng.random((200000, 8)) < p, axis=1) > 0.5      # > half exceed
+    assert abs(sims.mean() - rate.median_rule_false_alarm(p, 8)) < 2e-3
+    assert rate.median_rule_false_alarm(0.0, 8) == 0.0
+    assert math.isclose(rate.median_rule_false_alarm(1.0, 8), 1.0)
+
+
+# ------------------------------------------------------------------ the verify API
+class MyHedge:
+    """A user's own method: the theorem dynamics in ten lines, official convention."""
+
+    needs = frozenset({"excess"})
+
+    def init_state(self, n_tasks, dim):
+        return np.zeros(n_tasks)
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        log_w = state + np.asarray(excess)
+        log_w = log_w - log_w.max()
+        w = np.exp(log_w)
+        return log_w, len(w) * w / w.sum()
+
+
+def test_a_user_method_on_a_user_problem_with_five_tasks_and_two_noisy_ones(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5, 120, 4))
+    theta = rng.standard_normal((5, 4))
+    noise = np.array([1.0, 0.1, 0.1, 1.5, 0.1])
+    y = np.einsum("mnd,md->mn", X, theta) + noise[:, None] * rng.standard_normal((5, 120))
+    problem = R.problem_from_arrays("linear", X, y)
+    report = verify(MyHedge(), problem, seeds=4, steps=1000, batch_size=[None, 16])
+    claim = report.claim("rate")
+    assert claim.method == "MyHedge" and report.passed, claim.failed_checks
+    assert {c.name.split(":")[0] for c in claim.checks} == {"linear full batch",
+                                                            "linear batch 16"}
+    assert claim.arrays["linear_batch_16_gaps"].shape == (4, len(rate.horizons(1000)))
+    wrong = verify(R.GroupDRO("official"), problem, seeds=4, steps=1000, batch_size=16)
+    assert not wrong.passed
+
+
+def test_the_report_api(tmp_path):
+    report = verify([R.ExcessMTL("exact", "paper", scale_processing=False), R.GroupDRO()],
+                    seeds=[0, 1, 2], quick=True)
+    assert not report.passed
+    assert report.claim("rate", method=0).passed and not report.claim("rate", 1).passed
+    assert report.claim("rate", "GroupDRO(official, η_α=1)").verdict == "fail"
+    with pytest.raises(ValueError, match="method="):
+        report.claim("rate")
+    with pytest.raises(KeyError, match="claim_id"):
+        report.claim("robustness")
+    assert json.loads(json.dumps(report.to_json()))["config"]["seeds"] == [0, 1, 2]
+    assert "GroupDRO" in report.table() and "FAIL" in report.table()
+    out = report.save(tmp_path / "mine")
+    assert (out / "report.json").exists() and len(list((out / "data").iterdir())) == 2
+    assert {p.name for p in (out / "figures").iterdir()} >= {"rate_gap_vs_T-1.png",
+                                                               "rate_gap_vs_T-2.png"}
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "thesis.tex").write_text("mine")
+    with pytest.raises(ValueError, match="refusing"):
+        report.save(tmp_path / "foreign")
+
+
+@pytest.mark.parametrize("kwargs, exc, name", [
+    (dict(method=R.ExcessMTL), TypeError, "method"),
+    (dict(problem="linear"), TypeError, "problem"),
+    (dict(claims=["nope"]), ValueError, "claims"),
+    (dict(claims=["robustness"]), ValueError, "claims"),
+    (dict(seeds=0), ValueError, "seeds"),
+    (dict(seeds=[]), ValueError, "seeds"),
+    (dict(steps=50), ValueError, "steps"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(batch_size=[]), ValueError, "batch_size"),
+    (dict(sampler="sobol"), ValueError, "sampler"),
+    (dict(quick="yes"), TypeError, "quick"),
+    (dict(method=[]), ValueError, "method"),
+])
+def test_verify_names_a_bad_argument(kwargs, exc, name):
+    with pytest.raises(exc, match=name):
+        verify(**kwargs)
