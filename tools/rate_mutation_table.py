@@ -1,0 +1,61 @@
+"""Regenerate the 'rate' discrimination tables of docs/claims.md:
+
+    python tools/rate_mutation_table.py > /tmp/rate_tables.md
+
+(about 3 minutes on 2 cores). For each correct variant of tests/mutants.py: per regime, the
+fraction p̂ of 32 seeds whose growth statistic exceeds the threshold, and the false-alarm rate of
+the median-of-8 rule that p̂ implies. For each mutant: the verdict of verify() with 8 seeds, and
+the regimes that kill it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from proofs_check import theory, verify  # noqa: E402
+from proofs_check.claims import rate  # noqa: E402
+from proofs_check.config import SuiteConfig  # noqa: E402
+from proofs_check.verify import describe, on_simplex  # noqa: E402
+from tests.mutants import CORRECT, MUTANTS  # noqa: E402
+
+REGIMES = [None, 8, 64]
+
+
+def main() -> None:
+    config = SuiteConfig()
+    problems = {"linear": config.linear(), "logistic": config.logistic()}
+    print(f"Correct variants: per-seed exceedance p̂ over 32 seeds (T = {config.rate_steps}) and "
+          "the implied false-alarm rate of the median-of-8 rule\n")
+    print("| variant | " + " | ".join(f"{p} {'full' if b is None else f'b={b}'}"
+                                     for p in problems for b in REGIMES) + " | worst implied |")
+    print("|---|" + "---|" * (len(problems) * len(REGIMES) + 1))
+    for cls in CORRECT:
+        cells, worst = [], 0.0
+        for name, problem in problems.items():
+            setup = theory.game_setup(problem)
+            for b in REGIMES:
+                runs = rate.run_seeds(name, problem, on_simplex(cls()), setup, config.rate_steps,
+                                      list(range(100, 132)), batch_size=b)
+                thr = rate.GROWTH_DETERMINISTIC if b is None else rate.GROWTH_STOCHASTIC
+                p = float(np.mean(~(runs.growth <= thr)))
+                worst = max(worst, rate.median_rule_false_alarm(p, 8))
+                cells.append(f"{p:.2f}")
+        print(f"| {cls.label} | " + " | ".join(cells) + f" | {worst:.1e} |")
+    print(f"\nMutants: verdict of verify(mutant, seeds=8, batch_size={REGIMES}) and the regimes "
+          "whose growth check kills it\n")
+    print("| mutant | verdict | killed in |")
+    print("|---|---|---|")
+    for cls in MUTANTS:
+        claim = verify(cls(), seeds=8, batch_size=REGIMES).claim("rate")
+        killed = sorted({c.name.split(":")[0] for c in claim.checks
+                         if not c.passed and "growth" in c.name})
+        print(f"| {describe(cls())} | {claim.verdict.upper()} | {', '.join(killed) or '—'} |")
+
+
+if __name__ == "__main__":
+    main()
