@@ -45,8 +45,52 @@ def suite_parser() -> OneLineParser:
     p.add_argument("--replicas", type=int, default=None,
                    help="seeds per noise level in the robustness sweep, run batched through gpu/ "
                         "(default 1 = the single-run reference path; 256 with --backend cupy)")
+    p.add_argument("--seeds", type=int, default=8,
+                   help="seeds per problem and regime of the rate claim (default 8)")
+    p.add_argument("--batch-sizes", type=str, default="8,64",
+                   help="comma-separated minibatch sizes of the rate claim's stochastic regimes, "
+                        "besides full batch (default 8,64; 'none' for full batch only)")
+    p.add_argument("--method", type=str, default=None, metavar="MODULE:FACTORY",
+                   help="check your own weighting method instead: FACTORY() returns an object "
+                        "with init_state(n_tasks, dim) and step(state, losses, grads, *, "
+                        "excess=None, hessians=None); runs proofs_check.verify on the suite's "
+                        "problems (claims available there: rate)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    if text.strip().lower() in ("none", ""):
+        return ()
+    try:
+        out = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--batch-sizes must be comma-separated positive integers or 'none', "
+                         f"got {text!r}") from None
+    if any(b < 1 for b in out):
+        raise ValueError(f"--batch-sizes must be positive integers, got {text!r}")
+    return out
+
+
+def _verify_method(args, batch_sizes: tuple[int, ...]) -> int:
+    from . import atomic
+    from .conformance_cli import load_factory
+    from .verify import verify
+    atomic.check_output_dir(args.out)
+    factory = load_factory(args.method)
+    try:
+        method = factory()
+    except Exception as exc:  # noqa: BLE001 - the user's factory may raise anything
+        raise ValueError(f"--method: the factory raised {type(exc).__name__}: {exc}") from None
+    ids = None if args.claims is None else [c.strip() for c in args.claims.split(",")]
+    report = verify(method, claims=ids, seeds=args.seeds, batch_size=[None, *batch_sizes],
+                    quick=args.quick, backend=args.backend,
+                    progress=not args.no_progress and sys.stderr.isatty())
+    report.save(args.out, figures=not args.no_figures)
+    emit(report.table())
+    emit(f"\nreport: {args.out / 'report.json'}   figures: {args.out / 'figures'}   "
+         f"({report.elapsed_s} s of checks)")
+    return EXIT_FAILED if args.strict and not report.passed else EXIT_OK
 
 
 def list_claims() -> str:
@@ -63,11 +107,14 @@ def _suite(args) -> int:
     if args.backend == "cupy":
         from gpu import backend as gpu_backend
         gpu_backend.require_cupy()      # never a silent CPU fallback (BackendUnavailable: exit 2)
+    batch_sizes = _batch_sizes(args.batch_sizes)
+    if args.method is not None:
+        return _verify_method(args, batch_sizes)
     from .suite import run_suite
     from .table import format_table
     ids = None if args.claims is None else args.claims.split(",")
     config = SuiteConfig(quick=args.quick, seed=args.seed, backend=args.backend,
-                         replicas=replicas)
+                         replicas=replicas, seeds=args.seeds, batch_sizes=batch_sizes)
     results, report = run_suite(config, ids, out=args.out,
                                 progress=not args.no_progress and sys.stderr.isatty(),
                                 figures=not args.no_figures)
@@ -90,4 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seed must be a non-negative integer")
     if args.replicas is not None and args.replicas < 1:
         parser.error("--replicas must be a positive integer")
+    if args.seeds < 1:
+        parser.error("--seeds must be a positive integer")
     return guarded(parser.prog, lambda: _suite(args), debug=args.debug)

@@ -154,3 +154,25 @@ def test_the_report_api(tmp_path):
 def test_verify_names_a_bad_argument(kwargs, exc, name):
     with pytest.raises(exc, match=name):
         verify(**kwargs)
+
+
+def test_the_cli_checks_a_users_method_through_verify(tmp_path, monkeypatch, capsys):
+    from proofs_check import cli
+    (tmp_path / "usermethod.py").write_text(
+        "from tests.test_rate_teeth import MyHedge\n"
+        "def make():\n    return MyHedge()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    code = cli.main(["--method", "usermethod:make", "--quick", "--seeds", "3", "--batch-sizes",
+                     "8", "--out", str(out), "--strict", "--no-figures"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "rate [MyHedge]" in printed and "PASS" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["claims"][0]["method"] == "MyHedge" and report["config"]["seeds"] == [0, 1, 2]
+
+
+def test_the_console_script_names_itself(monkeypatch):
+    from proofs_check import cli
+    monkeypatch.setattr("sys.argv", ["/usr/local/bin/excessmtl-oracle", "--help"])
+    assert cli.suite_parser().prog == "excessmtl-oracle"
+    assert "excessmtl-oracle" in cli.suite_parser().format_help()
