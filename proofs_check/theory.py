@@ -107,13 +107,18 @@ def apriori_bound(setup: GameSetup, T: np.ndarray) -> np.ndarray:
         setup.eta_alpha * T)
 
 
-def data_bound(traj: Trajectory, setup: GameSetup, T: np.ndarray) -> np.ndarray:
-    """[D²/(2η_T) + Σ_{t<=T} η_t‖ĝ_t‖²/2 + ln m/η_α]/T with the measured ‖ĝ_t‖."""
+def data_bound(step_sizes: np.ndarray, combined_grad_norms: np.ndarray, setup: GameSetup,
+               T: np.ndarray) -> np.ndarray:
+    """[D²/(2η_T) + Σ_{t<=T} η_t‖ĝ_t‖²/2 + ln m/η_α]/T with the measured ‖ĝ_t‖.
+
+    ``step_sizes`` (steps,) and ``combined_grad_norms`` (steps,) or (steps, S) as a
+    ``Trajectory`` (or ``BatchedTrajectory``) records them; returns (K,) or (K, S)."""
     T = np.asarray(T, dtype=int)
-    eta = traj.step_sizes
-    cum = np.cumsum(eta * traj.combined_grad_norms ** 2 / 2.0)
+    g = np.asarray(combined_grad_norms)
+    eta = np.asarray(step_sizes).reshape(-1, *[1] * (g.ndim - 1))
+    cum = np.cumsum(eta * g ** 2 / 2.0, axis=0)
     return (setup.D ** 2 / (2.0 * eta[T - 1]) + cum[T - 1]
-            + np.log(setup.n_tasks) / setup.eta_alpha) / T
+            + np.log(setup.n_tasks) / setup.eta_alpha) / T.reshape(-1, *[1] * (g.ndim - 1))
 
 
 def gaps(problem: R.MultiTaskProblem, traj: Trajectory, T: np.ndarray) -> list[R.DualityGap]:

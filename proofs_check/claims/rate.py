@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -103,17 +103,6 @@ def _averages(thetas: np.ndarray, weights: np.ndarray, T: np.ndarray
     return tb[T - 1], ab[T - 1]
 
 
-def _data_bound(step_sizes: np.ndarray, combined: np.ndarray, setup: theory.GameSetup,
-                eta_alpha: float | None, T: np.ndarray) -> np.ndarray:
-    """[D²/(2η_T) + Σ_{t<=T} η_t‖ĝ_t‖²/2 + ln m/η_α]/T per seed; combined is (steps, S)."""
-    if eta_alpha is None:
-        return np.full((combined.shape[1], len(T)), np.nan)
-    cum = np.cumsum(step_sizes[:, None] * combined ** 2 / 2.0, axis=0)          # (steps, S)
-    val = (setup.D ** 2 / (2.0 * step_sizes[T - 1])[:, None] + cum[T - 1]
-           + np.log(setup.n_tasks) / eta_alpha) / T[:, None]
-    return val.T
-
-
 def run_seeds(name: str, problem: R.MultiTaskProblem, method: object, setup: theory.GameSetup,
               steps: int, seeds: list[int], *, batch_size: int | None = None,
               sampler: str = "with_replacement", backend: str = "numpy") -> SeedRuns:
@@ -125,6 +114,7 @@ def run_seeds(name: str, problem: R.MultiTaskProblem, method: object, setup: the
     S = len(seeds)
     starts = seed_starts(setup, seeds)
     eta_alpha = _eta_alpha(method)
+    game = replace(setup, eta_alpha=eta_alpha)       # the bounds use the method's own η_α
     common = dict(lr=setup.eta_theta, schedule="inv_sqrt", project_radius=setup.radius,
                   project_center=setup.center, batch_size=batch_size, sampler=sampler)
     gaps = np.full((S, len(T)), np.nan)
@@ -143,7 +133,8 @@ def run_seeds(name: str, problem: R.MultiTaskProblem, method: object, setup: the
                             (f"all seeds: {exc}",), tuple(seeds))
         tb, ab = _averages(tr.thetas, tr.weights, T)                     # (K, S, ·)
         gaps = np.stack([gpu.duality_gap(batch, tb[k], ab[k]) for k in range(len(T))], axis=1)
-        bound = _data_bound(tr.step_sizes, tr.combined_grad_norms, setup, eta_alpha, T)
+        if eta_alpha is not None:
+            bound = theory.data_bound(tr.step_sizes, tr.combined_grad_norms, game, T).T
         w0, e0 = tr.weights[:, 0], tr.excess[:, 0]
     else:
         w0 = e0 = None
@@ -162,15 +153,13 @@ def run_seeds(name: str, problem: R.MultiTaskProblem, method: object, setup: the
             combined[:, s_i], etas = tr.combined_grad_norms, tr.step_sizes
             if w0 is None:
                 w0, e0 = tr.weights, tr.excess
-        if etas is not None:
-            bound = _data_bound(etas, combined, setup, eta_alpha, T)
+        if etas is not None and eta_alpha is not None:
+            bound = theory.data_bound(etas, combined, game, T).T
     if w0 is not None:
         idx = np.unique(np.round(np.logspace(0, np.log10(steps), 200)).astype(int)) - 1
         curves = {"traj_t": idx + 1, "weights": (w0 / w0.sum(-1, keepdims=True))[idx],
                   "excess": e0[idx + 1], "minmax": np.array([R.minmax_solution(problem).value])}
-    apriori = theory.apriori_bound(theory.GameSetup(setup.center, setup.radius, setup.G,
-                                                    eta_alpha, setup.n_tasks), T) \
-        if eta_alpha else np.full(len(T), np.nan)
+    apriori = theory.apriori_bound(game, T) if eta_alpha else np.full(len(T), np.nan)
     return SeedRuns(name, batch_size, T, gaps, bound, apriori, tuple(failures), tuple(seeds),
                     curves)
 
