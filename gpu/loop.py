@@ -115,45 +115,44 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
     etas = np.empty(T)
     need_excess = "excess" in meth.needs
     state = meth.init_state(B, m, d)
-    errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
-    errstate.__enter__()                   # non-finite values are diagnosed once, at the end
-    for t in range(T + 1):
-        loss, g = problem.losses_and_grads(theta)
-        g = g.astype(xp.float64)
-        rec = t if full else 0
-        if full or t == T:
-            thetas[rec] = theta
-            losses[rec] = loss
-            gnorms[rec] = xp.linalg.norm(g, axis=-1)
-        ex = problem.excess_risks(theta) if (need_excess or full or t == T) else None
-        if ex is not None and (full or t == T):
-            excess[rec] = ex
-        if t == T:
-            break
-        extra = {}
-        if draws is not None:
-            idx = np.stack([draw() for draw in draws])
-            loss, g = problem.minibatch_losses_and_grads(theta, idx)
+    # non-finite values are diagnosed once, at the end (no per-step device sync)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(T + 1):
+            loss, g = problem.losses_and_grads(theta)
             g = g.astype(xp.float64)
+            rec = t if full else 0
+            if full or t == T:
+                thetas[rec] = theta
+                losses[rec] = loss
+                gnorms[rec] = xp.linalg.norm(g, axis=-1)
+            ex = problem.excess_risks(theta) if (need_excess or full or t == T) else None
+            if ex is not None and (full or t == T):
+                excess[rec] = ex
+            if t == T:
+                break
+            extra = {}
+            if draws is not None:
+                idx = np.stack([draw() for draw in draws])
+                loss, g = problem.minibatch_losses_and_grads(theta, idx)
+                g = g.astype(xp.float64)
+                if need_excess:
+                    ex = loss.astype(xp.float64) - problem.optimal_losses
             if need_excess:
-                ex = loss.astype(xp.float64) - problem.optimal_losses
-        if need_excess:
-            extra["excess"] = ex
-        if "hessians" in meth.needs:
-            H = problem.hessians(theta) if draws is None else \
-                problem.minibatch_hessians(theta, idx)
-            extra["hessians"] = H.astype(xp.float64)
-        state, alpha = meth.step(state, loss.astype(xp.float64), g, **extra)
-        direction = xp.einsum("bm,bmd->bd", alpha, g)
-        w = t if full else 0
-        if full or t == T - 1:
-            weights[w] = alpha
-            if state.estimate is not None:
-                estimates[w] = state.estimate
-            combined[w] = xp.linalg.norm(direction, axis=1) / xp.sum(alpha, axis=1)
-        etas[t] = step_size(lr, schedule, t + 1)
-        theta = project(theta - etas[t] * direction)
-    errstate.__exit__(None, None, None)
+                extra["excess"] = ex
+            if "hessians" in meth.needs:
+                H = problem.hessians(theta) if draws is None else \
+                    problem.minibatch_hessians(theta, idx)
+                extra["hessians"] = H.astype(xp.float64)
+            state, alpha = meth.step(state, loss.astype(xp.float64), g, **extra)
+            direction = xp.einsum("bm,bmd->bd", alpha, g)
+            w = t if full else 0
+            if full or t == T - 1:
+                weights[w] = alpha
+                if state.estimate is not None:
+                    estimates[w] = state.estimate
+                combined[w] = xp.linalg.norm(direction, axis=1) / xp.sum(alpha, axis=1)
+            etas[t] = step_size(lr, schedule, t + 1)
+            theta = project(theta - etas[t] * direction)
     if not (bool(xp.all(xp.isfinite(theta))) and bool(xp.all(xp.isfinite(alpha)))):
         raise R.DivergenceError(_divergence_cause(bk.to_numpy(losses), bk.to_numpy(weights),
                                                   full, lr))

@@ -28,10 +28,10 @@ class BatchedState:
     estimate: object = None
 
 
-def _log_update(xp, la, step_size, payoff, what):
+def _log_update(xp, la, step_size, payoff):
     """``reference.weighting.log_weight_update`` per replica (shift before multiply). A
     non-finite payoff is not checked here (that would cost a device sync per step): it makes the
-    weights NaN, which ``gpu.run_batched`` reports at the end, naming ``what`` overflowed."""
+    weights NaN, which ``gpu.run_batched`` reports at the end."""
     with np.errstate(over="ignore", invalid="ignore"):
         new = la + step_size * (payoff - xp.max(payoff, axis=1, keepdims=True))
     new = new - xp.max(new, axis=1, keepdims=True)
@@ -77,7 +77,7 @@ class BatchedMethod:
         if isinstance(ref, R.ExcessMTL):
             return self._excess_step(state, grads, excess, hessians)
         if isinstance(ref, R.GroupDRO):
-            la = _log_update(xp, state.log_alpha, ref.step_size, losses, "the losses")
+            la = _log_update(xp, state.log_alpha, ref.step_size, losses)
             new = replace(state, t=state.t + 1, log_alpha=la, estimate=losses)
             return new, self.weights(new)
         if isinstance(ref, R.EqualWeights):
@@ -108,11 +108,11 @@ class BatchedMethod:
         la, warm, base = state.log_alpha, state.warmup_sum, state.baseline
         W = max(1, ref.warmup)
         if not ref.scale_processing:
-            la = _log_update(xp, la, ref.step_size, e, "the estimate Ê")
+            la = _log_update(xp, la, ref.step_size, e)
         elif t <= W:
             warm = e if warm is None else warm + e
             if t == 1 and ref.first_step_update:
-                la = _log_update(xp, la, ref.step_size, e, "the estimate Ê")
+                la = _log_update(xp, la, ref.step_size, e)
             if t == W:
                 base = warm / t
                 if bool(xp.any(base + ref.baseline_eps < np.finfo(np.float64).tiny)):
@@ -122,8 +122,7 @@ class BatchedMethod:
         else:
             with np.errstate(over="ignore"):
                 ratio = e / (base + ref.baseline_eps)
-            la = _log_update(xp, la, ref.step_size, ratio,
-                             "the scaled estimate Ê/b (scale processing)")
+            la = _log_update(xp, la, ref.step_size, ratio)
         new = replace(state, t=t, log_alpha=la, accum=accum, warmup_sum=warm, baseline=base,
                       estimate=e)
         return new, self.weights(new)
