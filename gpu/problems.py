@@ -94,11 +94,31 @@ class BatchedProblem:
             from .kernels import logistic_loss_grad
             loss, grad = logistic_loss_grad(self.X, self.y, th)
         else:
-            z = (self.X @ th[..., None])[..., 0]                           # (B, m, n)
-            loss = xp.mean(xp.logaddexp(0.0, z) - self.y * z, axis=-1)
-            r = 1.0 / (1.0 + xp.exp(-z)) - self.y
-            grad = (xp.swapaxes(self.X, -1, -2) @ r[..., None])[..., 0] / self.n_samples
+            loss, grad = self._data_terms(self.X, self.y, th)
         return loss + reg, grad + self.l2 * th
+
+    def _data_terms(self, X: object, y: object, th: object) -> tuple[object, object]:
+        """The data part of (ℓ, ∇ℓ) on sample rows X (B, m, k, d), y (B, m, k): the mean loss
+        and its gradient, without the λ term (the two-pass path: z = Xθ, then Xᵀ(r))."""
+        xp = self.xp
+        z = (X @ th[..., None])[..., 0]                                      # (B, m, k)
+        if self.loss == "linear":
+            loss, r = 0.5 * xp.mean((z - y) ** 2, axis=-1), z - y
+        else:
+            loss = xp.mean(xp.logaddexp(0.0, z) - y * z, axis=-1)
+            r = 1.0 / (1.0 + xp.exp(-z)) - y
+        return loss, (xp.swapaxes(X, -1, -2) @ r[..., None])[..., 0] / X.shape[2]
+
+    def _hessians_on(self, X: object, th: object) -> object:
+        """∇²ℓ_i on sample rows X (B, m, k, d): XᵀWX/k + λI, W = 1 (linear) or σ(1 − σ)."""
+        xp = self.xp
+        if self.loss == "linear":
+            Xw = X
+        else:
+            p = 1.0 / (1.0 + xp.exp(-(X @ th[..., None])[..., 0]))
+            Xw = X * (p * (1.0 - p))[..., None]
+        return xp.swapaxes(Xw, -1, -2) @ X / X.shape[2] + \
+            self.l2 * xp.eye(self.dim, dtype=th.dtype)
 
     def _rows(self, idx: object) -> tuple[object, object]:
         """(X_B, y_B): replica b, task i restricted to its sample indices idx[b, i] (B, m, k)."""
@@ -114,29 +134,13 @@ class BatchedProblem:
     def minibatch_losses_and_grads(self, theta: object, idx: object) -> tuple[object, object]:
         """(ℓ_B (B, m), ∇ℓ_B (B, m, d)) on the sample indices ``idx`` (B, m, k): the reference's
         ``losses(θ, idx)`` and ``grads(θ, idx)`` per replica."""
-        xp = self.xp
         th = self._per_task(self._theta(theta))
-        X, y = self._rows(idx)
-        z = (X @ th[..., None])[..., 0]                                      # (B, m, k)
-        if self.loss == "linear":
-            loss, r = 0.5 * xp.mean((z - y) ** 2, axis=-1), z - y
-        else:
-            loss = xp.mean(xp.logaddexp(0.0, z) - y * z, axis=-1)
-            r = 1.0 / (1.0 + xp.exp(-z)) - y
-        grad = (xp.swapaxes(X, -1, -2) @ r[..., None])[..., 0] / X.shape[2]
-        return loss + 0.5 * self.l2 * xp.sum(th * th, axis=-1), grad + self.l2 * th
+        loss, grad = self._data_terms(*self._rows(idx), th)
+        return loss + 0.5 * self.l2 * self.xp.sum(th * th, axis=-1), grad + self.l2 * th
 
     def minibatch_hessians(self, theta: object, idx: object) -> object:
         """∇²ℓ_{i,B} per replica, (B, m, d, d)."""
-        xp = self.xp
-        th = self._per_task(self._theta(theta))
-        X, _ = self._rows(idx)
-        if self.loss == "linear":
-            Xw = X
-        else:
-            p = 1.0 / (1.0 + xp.exp(-(X @ th[..., None])[..., 0]))
-            Xw = X * (p * (1.0 - p))[..., None]
-        return xp.swapaxes(Xw, -1, -2) @ X / X.shape[2] + self.l2 * xp.eye(self.dim, dtype=th.dtype)
+        return self._hessians_on(self._rows(idx)[0], self._per_task(self._theta(theta)))
 
     def losses(self, theta: object) -> object:
         return self.losses_and_grads(theta)[0]
@@ -146,15 +150,10 @@ class BatchedProblem:
 
     def hessians(self, theta: object) -> object:
         """∇²ℓ_i, (B, m, d, d)."""
-        xp = self.xp
         th = self._per_task(self._theta(theta))
-        eye = xp.eye(self.dim, dtype=th.dtype)
         if self.loss == "linear":
-            return self.A + self.l2 * eye
-        z = (self.X @ th[..., None])[..., 0]
-        p = 1.0 / (1.0 + xp.exp(-z))
-        Xw = self.X * (p * (1.0 - p))[..., None]
-        return xp.swapaxes(Xw, -1, -2) @ self.X / self.n_samples + self.l2 * eye
+            return self.A + self.l2 * self.xp.eye(self.dim, dtype=th.dtype)
+        return self._hessians_on(self.X, th)
 
     # ------------------------------------------------------------------- optima
     @cached_property
