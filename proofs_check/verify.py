@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from tqdm import tqdm
 
 import reference as R
 
@@ -188,26 +190,24 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
     if sampler not in R.SAMPLERS:
         raise ValueError(f"sampler must be one of {R.SAMPLERS}, got {sampler!r}")
     t0 = time.perf_counter()
+    losses = [p.loss for p in problems]        # a problem is named by its loss, numbered if shared
+    games = [(loss if losses.count(loss) == 1 else f"{loss}{k}", p, theory.game_setup(p))
+             for k, (loss, p) in enumerate(zip(losses, problems))]
+    cfg = {name: {"problem": repr(p), **setup.to_json(), "steps": T, "seeds": seed_list}
+           for name, p, setup in games}
     results = []
-    jobs = [(m, p) for m in methods for p in problems]
-    from tqdm import tqdm
-    bar = tqdm(total=len(jobs) * len(regimes), desc="verify", disable=not progress, leave=False)
+    bar = tqdm(total=len(methods) * len(games) * len(regimes), desc="verify",
+               disable=not progress, leave=False)
     for m in methods:
-        runs, cfg = [], {}
-        for k, p in enumerate(problems):
-            pname = p.loss if len(problems) == 1 or \
-                sum(q.loss == p.loss for q in problems) == 1 else f"{p.loss}{k}"
-            setup = theory.game_setup(p)
-            cfg[pname] = {"problem": repr(p), **setup.to_json(), "steps": T, "seeds": seed_list}
+        runs = []
+        for name, p, setup in games:
             for b in regimes:
                 rname = "full batch" if b is None else f"batch {b}"
-                runs.append(rate_claim.run_seeds(f"{pname} {rname}", p, on_simplex(m), setup, T,
+                runs.append(rate_claim.run_seeds(f"{name} {rname}", p, on_simplex(m), setup, T,
                                                  seed_list, batch_size=b, sampler=sampler,
                                                  backend=backend))
                 bar.update()
-        res = rate_claim.claim_result(runs, cfg)
-        results.append(ClaimResult(res.id, res.statement, res.source, res.convention,
-                                   res.checks, res.config, res.arrays, method=describe(m)))
+        results.append(replace(rate_claim.claim_result(runs, cfg), method=describe(m)))
     bar.close()
     settings = {"entry": "verify", "seeds": seed_list, "steps": T, "batch_size": regimes,
                 "sampler": sampler, "backend": backend, "seed": seed_list[0],

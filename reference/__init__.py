@@ -18,10 +18,11 @@ from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA,
                         WeightState)
 
 __all__ = [
-    "ESTIMATORS", "METHODS", "MinibatchSampler", "SAMPLERS", "sampling", "DivergenceError", "DivergenceWarning", "Dominance", "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO",
-    "IMTLG", "MGDA", "MinNormResult", "MinmaxSolution", "MultiTaskProblem", "ParetoFront",
-    "TanhNetProblem", "Trajectory", "WeightState", "WeightingMethod", "adagrad_estimate", "duality_gap", "exact_estimate", "front_gap",
-    "is_dominated", "make_linear_problem", "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "nonconvex",
-    "minmax_solution", "pareto_front", "pareto_stationarity", "problem_from_arrays", "replay", "run",
-    "taylor_estimate",
+    "ESTIMATORS", "METHODS", "SAMPLERS", "DivergenceError", "DivergenceWarning", "Dominance",
+    "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA", "MinNormResult",
+    "MinibatchSampler", "MinmaxSolution", "MultiTaskProblem", "ParetoFront", "TanhNetProblem",
+    "Trajectory", "WeightState", "WeightingMethod", "adagrad_estimate", "duality_gap",
+    "exact_estimate", "front_gap", "is_dominated", "make_linear_problem", "make_logistic_problem",
+    "make_tanh_problem", "minimize_weighted", "minmax_solution", "nonconvex", "pareto_front",
+    "pareto_stationarity", "problem_from_arrays", "replay", "run", "sampling", "taylor_estimate",
 ]

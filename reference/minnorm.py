@@ -110,6 +110,7 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
     lam /= lam.sum()
     with np.errstate(over="ignore"):      # values beyond 1.8e308 are reported as inf, never NaN
         value = float(np.linalg.norm(Js.T @ lam)) * s
-        kkt = kkt_residual(G, lam) * s * s if kkt_residual(G, lam) > 0 else 0.0
+        kkt = kkt_residual(G, lam)
+        kkt = kkt * s * s if kkt > 0 else 0.0        # 0·inf would be NaN
     return MinNormResult(value=value, alpha=lam, kkt_residual=kkt,
                          support=tuple(int(i) for i in np.flatnonzero(lam > 0)))

@@ -38,9 +38,8 @@ def _golden_file(tmp_path, **changes):
     g = golden.load_golden("excessmtl-official-linear")
     arrays = {"losses": g.losses, "grads": g.grads, "weights": g.weights,
               "meta": np.array(json.dumps(g.meta))}
-    meta = changes.pop("meta", None)
-    if meta is not None:
-        arrays["meta"] = np.array(json.dumps(meta) if not isinstance(meta, np.ndarray) else meta)
+    if "meta" in changes:
+        arrays["meta"] = np.array(json.dumps(changes.pop("meta")))
     arrays.update(changes)
     path = tmp_path / "case.npz"
     atomic.write_npz(path, {k: v for k, v in arrays.items() if v is not None})
