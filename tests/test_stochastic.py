@@ -90,16 +90,18 @@ METHODS = [R.ExcessMTL("exact", "paper", scale_processing=False),
            R.ExcessMTL("taylor", "paper", scale_processing=False), R.GroupDRO("paper")]
 
 
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("cupy", marks=pytest.mark.cupy)])
 @pytest.mark.parametrize("sampler", ["with_replacement", "epoch"])
 @pytest.mark.parametrize("kind", ["linear", "logistic"])
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: repr(m)[:40])
-def test_the_gpu_mirror_follows_the_reference_minibatch_for_minibatch(kind, sampler, method):
+def test_the_gpu_mirror_follows_the_reference_minibatch_for_minibatch(kind, sampler, method,
+                                                                      backend):
     make = (lambda s: R.make_linear_problem(3, 4, 40, noise=[0.1, 0.3, 1.0], seed=s)) \
         if kind == "linear" else \
         (lambda s: R.make_logistic_problem(3, 4, 40, flip=[0.0, 0.1, 0.3], seed=s))
     problems, seeds = [make(0), make(1)], [5, 9]
-    batch = gpu.run_batched(gpu.from_reference(problems, keep_samples=True), method, 40, lr=0.1, batch_size=8,
-                            sampler=sampler, seeds=seeds)
+    batch = gpu.run_batched(gpu.from_reference(problems, keep_samples=True, backend=backend),
+                            method, 40, lr=0.1, batch_size=8, sampler=sampler, seeds=seeds)
     for r, (p, s) in enumerate(zip(problems, seeds)):
         ref = R.run(p, method, 40, lr=0.1, batch_size=8, sampler=sampler, seed=s)
         np.testing.assert_allclose(batch.weights[:, r], ref.weights, rtol=1e-10, atol=1e-12)
