@@ -33,7 +33,12 @@ def suite_parser() -> OneLineParser:
                    help="output directory (default: results/). It must be new, empty, or an "
                         "earlier output of this program; a folder with other files is refused, "
                         "and nothing this program did not write is ever deleted or overwritten")
-    p.add_argument("--seed", type=int, default=0, help="seed of every generated problem (default 0)")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE.toml",
+                   help="problem families (family, n_tasks, dim, n_samples, noise) and run sizes "
+                        "(steps, seeds, batch_sizes, lr, step_size, ...) for every claim; "
+                        "docs/api.md 'Config files'. Flags given on the command line win")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of every generated problem (default 0)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--strict", action="store_true", help="exit 1 if any claim fails")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
@@ -44,17 +49,17 @@ def suite_parser() -> OneLineParser:
                         "'gpu' extra; it implies --replicas 256 unless given)")
     p.add_argument("--replicas", type=int, default=None,
                    help="seeds per noise level in the robustness sweep, run batched through gpu/ "
-                        "(default 1 = the single-run reference path; 256 with --backend cupy)")
-    p.add_argument("--seeds", type=int, default=8,
-                   help="seeds per problem and regime of the rate claim (default 8)")
-    p.add_argument("--batch-sizes", type=str, default="8,64",
+                        "(default: --seeds; 256 with --backend cupy)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="seeds of every claim's statistics, per problem and regime (default 8)")
+    p.add_argument("--batch-sizes", type=str, default=None,
                    help="comma-separated minibatch sizes of the rate claim's stochastic regimes, "
                         "besides full batch (default 8,64; 'none' for full batch only)")
     p.add_argument("--method", type=str, default=None, metavar="MODULE:FACTORY",
                    help="check your own weighting method instead: FACTORY() returns an object "
                         "with init_state(n_tasks, dim) and step(state, losses, grads, *, "
-                        "excess=None, hessians=None); runs proofs_check.verify on the suite's "
-                        "problems (claims available there: rate)")
+                        "excess=None, hessians=None); runs proofs_check.verify on the configured "
+                        "problems (claims: rate, pareto-optimal, pareto-stationary, robustness)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
 
@@ -72,7 +77,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return out
 
 
-def _verify_method(args, batch_sizes: tuple[int, ...]) -> int:
+def _verify_method(args, config: SuiteConfig) -> int:
     from . import atomic
     from .conformance_cli import load_factory
     from .verify import verify
@@ -83,14 +88,36 @@ def _verify_method(args, batch_sizes: tuple[int, ...]) -> int:
     except Exception as exc:  # noqa: BLE001 - the user's factory may raise anything
         raise ValueError(f"--method: the factory raised {type(exc).__name__}: {exc}") from None
     ids = None if args.claims is None else [c.strip() for c in args.claims.split(",")]
-    report = verify(method, claims=ids, seeds=args.seeds, batch_size=[None, *batch_sizes],
-                    quick=args.quick, backend=args.backend,
+    report = verify(method, claims=ids, batch_size=[None, *config.batch_sizes],
+                    config=config,
                     progress=not args.no_progress and sys.stderr.isatty())
     report.save(args.out, figures=not args.no_figures)
     emit(report.table())
     emit(f"\nreport: {args.out / 'report.json'}   figures: {args.out / 'figures'}   "
          f"({report.elapsed_s} s of checks)")
     return EXIT_FAILED if args.strict and not report.passed else EXIT_OK
+
+
+def _config(args) -> SuiteConfig:
+    """The config file (if any), then the flags given on the command line."""
+    over: dict = {}
+    if args.quick:
+        over["quick"] = True
+    if args.seed is not None:
+        over["seed"] = args.seed
+    if args.seeds is not None:
+        over["seeds"] = args.seeds
+    if args.batch_sizes is not None:
+        over["batch_sizes"] = _batch_sizes(args.batch_sizes)
+    if args.backend != "numpy":
+        over["backend"] = args.backend
+    if args.replicas is not None:
+        over["replicas"] = args.replicas
+    elif args.backend == "cupy":
+        over["replicas"] = 256
+    if args.config is not None:
+        return SuiteConfig.from_toml(args.config, **over)
+    return SuiteConfig(**over)
 
 
 def list_claims() -> str:
@@ -102,19 +129,15 @@ def _suite(args) -> int:
     if args.list:
         emit(list_claims())
         return EXIT_OK
-    replicas = args.replicas if args.replicas is not None else \
-        (256 if args.backend == "cupy" else 1)
-    if args.backend == "cupy":
+    config = _config(args)
+    if config.backend == "cupy":
         from gpu import backend as gpu_backend
         gpu_backend.require_cupy()      # never a silent CPU fallback (BackendUnavailable: exit 2)
-    batch_sizes = _batch_sizes(args.batch_sizes)
     if args.method is not None:
-        return _verify_method(args, batch_sizes)
+        return _verify_method(args, config)
     from .suite import run_suite
     from .table import format_table
     ids = None if args.claims is None else args.claims.split(",")
-    config = SuiteConfig(quick=args.quick, seed=args.seed, backend=args.backend,
-                         replicas=replicas, seeds=args.seeds, batch_sizes=batch_sizes)
     results, report = run_suite(config, ids, out=args.out,
                                 progress=not args.no_progress and sys.stderr.isatty(),
                                 figures=not args.no_figures)
@@ -133,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         return conformance_main(argv[1:])
     parser = suite_parser()
     args = parser.parse_args(argv)
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         parser.error("--seed must be a non-negative integer")
     if args.replicas is not None and args.replicas < 1:
         parser.error("--replicas must be a positive integer")
-    if args.seeds < 1:
+    if args.seeds is not None and args.seeds < 1:
         parser.error("--seeds must be a positive integer")
     return guarded(parser.prog, lambda: _suite(args), debug=args.debug)

@@ -1,26 +1,122 @@
-"""Sizes of the verification suite: ``quick`` (< 30 s, what CI runs) and the default (< 2 min)."""
+"""What the suite runs on: the problem families (``ProblemSpec``) and the sizes (``SuiteConfig``).
+
+Every claim reads its problems, steps, seeds and regimes from here, so a config file
+(``SuiteConfig.from_toml``, ``python -m proofs_check --config FILE.toml``) changes them all,
+robustness included. See docs/api.md "Config files".
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
 
 import reference as R
+
+FAMILIES = ("linear", "logistic")
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """A generated problem family: m tasks in R^d with n samples each.
+
+    ``noise`` is per task: the noise std σ_i (linear) or the label-flip rate ρ_i ∈ [0, 0.5]
+    (logistic). The *noisy tasks* are those whose noise is above the smallest; the robustness
+    claim sweeps their noise over ``sweep_levels`` while the clean tasks keep theirs.
+    """
+
+    family: str = "linear"
+    n_tasks: int = 3
+    dim: int = 5
+    n_samples: int = 200
+    noise: tuple[float, ...] = (0.1, 0.1, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        m = R._validate.positive_int("n_tasks", self.n_tasks)
+        R._validate.positive_int("dim", self.dim)
+        R._validate.positive_int("n_samples", self.n_samples, minimum=2)
+        noise = self.noise
+        if isinstance(noise, (int, float)) and not isinstance(noise, bool):
+            noise = (float(noise),) * m
+        if not isinstance(noise, (tuple, list)) or len(noise) != m:
+            raise ValueError(f"noise must be one number or a list of n_tasks = {m} numbers, got "
+                             f"{self.noise!r}")
+        high = 0.5 if self.family == "logistic" else None
+        vals = tuple(R._validate.real("noise", x, low=0.0, high=high) for x in noise)
+        object.__setattr__(self, "noise", vals)
+
+    @property
+    def noisy_tasks(self) -> tuple[int, ...]:
+        """Tasks whose noise is above the smallest (the last task if all are equal)."""
+        lo = min(self.noise)
+        out = tuple(i for i, x in enumerate(self.noise) if x > lo)
+        return out or (self.n_tasks - 1,)
+
+    def sweep_levels(self, quick: bool) -> tuple[float, ...]:
+        """The noise levels the robustness claim gives the noisy tasks (lowest first)."""
+        if self.family == "linear":
+            return (0.1, 1.0, 4.0) if quick else (0.1, 0.3, 1.0, 2.0, 4.0)
+        return (0.0, 0.2, 0.4) if quick else (0.0, 0.1, 0.2, 0.3, 0.4)
+
+    def noise_at(self, level: float) -> tuple[float, ...]:
+        """This spec's noise with every noisy task set to ``level``."""
+        noisy = set(self.noisy_tasks)
+        return tuple(level if i in noisy else x for i, x in enumerate(self.noise))
+
+    def build(self, seed: int = 0, noise: tuple[float, ...] | None = None) -> R.MultiTaskProblem:
+        noise = list(self.noise if noise is None else noise)
+        if self.family == "linear":
+            return R.make_linear_problem(self.n_tasks, self.dim, self.n_samples, noise=noise,
+                                         seed=seed)
+        return R.make_logistic_problem(self.n_tasks, self.dim, self.n_samples, flip=noise,
+                                       seed=seed)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "noise": list(self.noise), "noisy_tasks": list(self.noisy_tasks)}
+
+
+def default_noise(family: object, n_tasks: object) -> tuple[float, ...]:
+    """The default per-task noise: every task clean but the last (σ 0.1 vs 1.0; ρ 0 vs 0.3)."""
+    lo, hi = (0.0, 0.3) if family == "logistic" else (0.1, 1.0)
+    m = n_tasks if isinstance(n_tasks, int) and not isinstance(n_tasks, bool) and n_tasks > 0 \
+        else 1
+    return (lo,) * (m - 1) + (hi,)
+
+
+DEFAULT_PROBLEMS = (ProblemSpec("linear", 3, 5, 200, (0.1, 0.1, 1.0)),
+                    ProblemSpec("logistic", 3, 5, 300, (0.0, 0.0, 0.3)))
 
 
 @dataclass(frozen=True)
 class SuiteConfig:
+    """Sizes of the suite: ``quick`` (< 20 s) and the default (< 60 s) on 2 cores.
+
+    ``steps`` overrides T of every claim's runs; ``lr`` the constant θ-step of the constant-step
+    claims (default 1/L, divided by m for Σα = m methods); ``step_size`` the η_α of the suite's
+    ExcessMTL and GroupDRO variants (default: each method's own, 1).
+    """
+
     quick: bool = False
     seed: int = 0
     backend: str = "numpy"      # array backend of the batched (multi-seed) runs
-    replicas: int = 1           # seeds per noise level in the robustness sweep (1: reference path)
-    seeds: int = 8              # seeds per (problem, regime) of the rate claim
+    replicas: int | None = None  # seeds per noise level of the robustness sweep (None: seeds)
+    seeds: int = 8              # seeds of every claim's statistics (per problem and regime)
     batch_sizes: tuple[int, ...] = (8, 64)   # stochastic regimes of the rate claim
+    problems: tuple[ProblemSpec, ...] = DEFAULT_PROBLEMS
+    steps: int | None = None
+    lr: float | None = None
+    step_size: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.quick, bool):
             raise TypeError(f"quick must be a bool, got {self.quick!r}")
         R._validate.positive_int("seed", self.seed, minimum=0)
-        R._validate.positive_int("replicas", self.replicas)
+        if self.replicas is not None:
+            R._validate.positive_int("replicas", self.replicas)
         R._validate.positive_int("seeds", self.seeds)
         if not isinstance(self.batch_sizes, tuple):
             raise TypeError(f"batch_sizes must be a tuple of integers, got {self.batch_sizes!r}")
@@ -28,39 +124,161 @@ class SuiteConfig:
             R._validate.positive_int("batch_sizes", b)
         if self.backend not in ("numpy", "cupy"):
             raise ValueError(f"backend must be 'numpy' or 'cupy', got {self.backend!r}")
+        if not isinstance(self.problems, tuple) or not self.problems or \
+                not all(isinstance(p, ProblemSpec) for p in self.problems):
+            raise TypeError(f"problems must be a non-empty tuple of ProblemSpec, got "
+                            f"{self.problems!r}")
+        if self.steps is not None:
+            R._validate.positive_int("steps", self.steps, minimum=100)
+        if self.lr is not None:
+            R._validate.real("lr", self.lr, low=0.0)
+            if self.lr <= 0:
+                raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.step_size is not None:
+            R._validate.real("step_size", self.step_size, low=0.0)
+            if self.step_size <= 0:
+                raise ValueError(f"step_size must be > 0, got {self.step_size!r}")
 
+    # ------------------------------------------------------------------ sizes
     @property
     def horizon(self) -> int:
         """T_max of the convergence run (two decades from T = 10 in quick mode, three otherwise)."""
-        return 1000 if self.quick else 10000
+        return self.steps or (1000 if self.quick else 10000)
 
     @property
     def rate_steps(self) -> int:
         """T of the rate claim's runs: its grid spans [T/100, T]."""
-        return 1000 if self.quick else 2000
+        return self.steps or (1000 if self.quick else 2000)
 
     @property
     def train_steps(self) -> int:
         """Steps of the constant-step runs (Pareto, stationarity, estimator, robustness)."""
-        return 600 if self.quick else 2000
+        return self.steps or (600 if self.quick else 2000)
 
-    @property
-    def noise_grid(self) -> tuple[float, ...]:
-        return (0.1, 1.0, 4.0) if self.quick else (0.1, 0.3, 1.0, 2.0, 4.0)
+    # ------------------------------------------------------------------ problems
+    def spec(self, family: str) -> ProblemSpec:
+        """The first configured problem of ``family``, else the default one."""
+        for p in self.problems:
+            if p.family == family:
+                return p
+        return next(p for p in DEFAULT_PROBLEMS if p.family == family)
 
-    @property
-    def flip_grid(self) -> tuple[float, ...]:
-        return (0.0, 0.2, 0.4) if self.quick else (0.0, 0.1, 0.2, 0.3, 0.4)
+    def linear(self, noise: tuple[float, ...] | None = None) -> R.MultiTaskProblem:
+        """The configured linear problem (default: 3 tasks, d = 5, n = 200, the last one with 10×
+        the noise); ``noise`` overrides the per-task noise (and so the number of tasks)."""
+        spec = self.spec("linear")
+        if noise is not None:
+            spec = replace(spec, n_tasks=len(noise), noise=tuple(noise))
+        return spec.build(self.seed)
 
-    def linear(self, noise: tuple[float, ...] = (0.1, 0.1, 1.0)) -> R.MultiTaskProblem:
-        """3 linear tasks, d = 5, n = 200; by default the last one has 10× the noise."""
-        return R.make_linear_problem(len(noise), 5, 200, noise=list(noise), seed=self.seed)
+    def logistic(self, flip: tuple[float, ...] | None = None) -> R.MultiTaskProblem:
+        """The configured logistic problem (default: 3 tasks, d = 5, n = 300, the last one with
+        30% flipped labels); ``flip`` overrides the per-task flip rates."""
+        spec = self.spec("logistic")
+        if flip is not None:
+            spec = replace(spec, n_tasks=len(flip), noise=tuple(flip))
+        return spec.build(self.seed)
 
-    def logistic(self, flip: tuple[float, ...] = (0.0, 0.0, 0.3)) -> R.MultiTaskProblem:
-        """3 logistic tasks, d = 5, n = 300; by default the last one has 30% flipped labels."""
-        return R.make_logistic_problem(len(flip), 5, 300, flip=list(flip), seed=self.seed)
+    def named_problems(self) -> list[tuple[str, ProblemSpec]]:
+        """(name, spec) of every configured problem: the family, numbered if it repeats."""
+        fams = [p.family for p in self.problems]
+        return [(f if fams.count(f) == 1 else f"{f}{k}", p)
+                for k, (f, p) in enumerate(zip(fams, self.problems))]
+
+    def theta_lr(self, problem: R.MultiTaskProblem, method: object) -> float:
+        """The constant θ-step: ``lr`` if set (divided by m for Σα = m methods), else 1/L."""
+        from .claims.common import lr_for, weight_sum
+        if self.lr is None:
+            return lr_for(problem, method)
+        return self.lr / weight_sum(problem, method)
+
+    def method_kwargs(self) -> dict:
+        """Keyword arguments for the suite's own ExcessMTL / GroupDRO variants."""
+        return {} if self.step_size is None else {"step_size": self.step_size}
 
     def to_json(self) -> dict:
-        return {**asdict(self), "horizon": self.horizon, "rate_steps": self.rate_steps,
-                "train_steps": self.train_steps,
-                "noise_grid": list(self.noise_grid), "flip_grid": list(self.flip_grid)}
+        d = asdict(self)
+        d["problems"] = [p.to_json() for p in self.problems]
+        d["batch_sizes"] = list(self.batch_sizes)
+        return {**d, "horizon": self.horizon, "rate_steps": self.rate_steps,
+                "train_steps": self.train_steps}
+
+    # ------------------------------------------------------------------ files
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: object) -> SuiteConfig:
+        """Read a config file (docs/api.md "Config files"); ``overrides`` win over the file.
+
+        Errors name the file, the section and the key."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"--config: {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path), **overrides)
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "config", **overrides: object
+                  ) -> SuiteConfig:
+        unknown = set(data) - {"problem", "problems", "run"}
+        if unknown:
+            raise ValueError(f"{source}: unknown section(s) {sorted(unknown)}; expected [problem] "
+                             f"(or [[problems]]) and [run]")
+        if "problem" in data and "problems" in data:
+            raise ValueError(f"{source}: give either [problem] or [[problems]], not both")
+        raw = data.get("problems", [data["problem"]] if "problem" in data else [])
+        if not isinstance(raw, list):
+            raise ValueError(f"{source}: [[problems]] must be an array of tables")
+        specs = tuple(_spec_from(table, f"{source} [problem]") for table in raw)
+        run = data.get("run", {})
+        if not isinstance(run, dict):
+            raise ValueError(f"{source}: [run] must be a table")
+        keys = {f.name for f in fields(cls)} - {"problems"}
+        unknown = set(run) - keys
+        if unknown:
+            raise ValueError(f"{source} [run]: unknown key(s) {sorted(unknown)}; expected some "
+                             f"of {sorted(keys)}")
+        kwargs = dict(run)
+        if "batch_sizes" in kwargs:
+            b = kwargs["batch_sizes"]
+            if not isinstance(b, list):
+                raise ValueError(f"{source} [run]: batch_sizes must be a list of positive "
+                                 f"integers (0 or none: full batch only), got {b!r}")
+            kwargs["batch_sizes"] = tuple(x for x in b if x != 0)
+        if specs:
+            kwargs["problems"] = specs
+        kwargs.update(overrides)
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{source} [run]: {exc}") from None
+
+
+def _spec_from(table: object, where: str) -> ProblemSpec:
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table, got {table!r}")
+    keys = {f.name for f in fields(ProblemSpec)}
+    unknown = set(table) - keys
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; expected some of "
+                         f"{sorted(keys)}")
+    kw = dict(table)
+    if isinstance(kw.get("noise"), list):
+        kw["noise"] = tuple(kw["noise"])
+    if "noise" not in kw:
+        kw["noise"] = default_noise(kw.get("family", "linear"), kw.get("n_tasks", 3))
+    try:
+        return ProblemSpec(**kw)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def noisy_tasks_of(problem: R.MultiTaskProblem) -> tuple[int, ...]:
+    """The noisy tasks of a generated problem (noise above the smallest), () if unknown."""
+    if problem.noise is None:
+        return ()
+    noise = np.asarray(problem.noise)
+    return tuple(int(i) for i in np.flatnonzero(noise > noise.min()))

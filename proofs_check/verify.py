@@ -24,15 +24,18 @@ import reference as R
 
 from . import theory
 from .claims import CLAIMS
+from .claims import pareto as pareto_claim
 from .claims import rate as rate_claim
-from .config import SuiteConfig
+from .claims import robustness as robustness_claim
+from .claims import stationarity as stationarity_claim
+from .config import ProblemSpec, SuiteConfig
 from .result import ClaimResult
 from .table import format_table
 
-VERIFIABLE = ("rate",)
-"""Claims that ``verify`` runs on a given method and problem. The other claims of the suite run
-on its own problems and methods (``python -m proofs_check``) until they are ported."""
-
+VERIFIABLE = ("rate", "pareto-optimal", "pareto-stationary", "robustness")
+"""Claims that ``verify`` runs on any method. ``proof-steps`` and ``estimator`` are about
+ExcessMTL's own internals (the proof's inequalities, its excess-risk estimators) and run in the
+suite (``python -m proofs_check``)."""
 
 def describe(method: object) -> str:
     """A short label: ExcessMTL(exact, paper, no scale proc., η_α=1) or the class name."""
@@ -149,68 +152,128 @@ def _regimes(batch_size: object) -> list[int | None]:
     return [None if b is None else R._validate.positive_int("batch_size", b) for b in values]
 
 
+def _problems(problem: object, config: SuiteConfig) -> tuple[list, list]:
+    """(named concrete problems, named specs) from ``problem`` (None: the config's families)."""
+    items = _as_list(problem, "problem")
+    if not items:
+        named = config.named_problems()
+        return [(n, sp.build(config.seed)) for n, sp in named], named
+    for p in items:
+        if not isinstance(p, (R.MultiTaskProblem, ProblemSpec)):
+            raise TypeError(f"problem must be a reference MultiTaskProblem (exact optima are "
+                            f"needed), a ProblemSpec, or a list of them, got {type(p).__name__}")
+    names = [p.loss if isinstance(p, R.MultiTaskProblem) else p.family for p in items]
+    names = [n if names.count(n) == 1 else f"{n}{k}" for k, n in enumerate(names)]
+    concrete = [(n, p if isinstance(p, R.MultiTaskProblem) else p.build(config.seed))
+                for n, p in zip(names, items)]
+    specs = [(n, p) for n, p in zip(names, items) if isinstance(p, ProblemSpec)]
+    return concrete, specs
+
+
+def _config(config: object, quick: bool, backend: str, seeds: list[int], steps: int | None,
+            lr: float | None) -> SuiteConfig:
+    if config is None:
+        base = SuiteConfig(quick=quick, backend=backend)
+    elif isinstance(config, SuiteConfig):
+        base = config
+    elif isinstance(config, (str, Path)):
+        base = SuiteConfig.from_toml(config)
+    else:
+        raise TypeError(f"config must be None, a SuiteConfig or the path of a TOML file, got "
+                        f"{type(config).__name__}")
+    kw: dict = {"seed": seeds[0], "seeds": len(seeds)}
+    if steps is not None:
+        kw["steps"] = steps
+    if lr is not None:
+        kw["lr"] = lr
+    if config is None or quick:
+        kw["quick"] = quick
+    if backend != "numpy" or config is None:
+        kw["backend"] = backend
+    return replace(base, **kw)
+
+
 def verify(method: object = None, problem: object = None, *, claims: Sequence[str] | None = None,
-           seeds: int | Sequence[int] = 8, steps: int | None = None,
+           seeds: int | Sequence[int] | None = None, steps: int | None = None,
            batch_size: int | None | Sequence[int | None] = None,
            sampler: str = "with_replacement", quick: bool = False, backend: str = "numpy",
-           progress: bool = False) -> Report:
+           lr: float | None = None, config: object = None, progress: bool = False) -> Report:
     """Check the paper's claims on ``method`` (default: the theorem dynamics,
-    ExcessMTL(exact, paper, no scale processing)) and ``problem`` (default: the suite's linear
-    and logistic problems), over ``seeds`` (a count or a list), in the regimes ``batch_size``
-    (None: full batch; an integer: minibatches; a list: each).
+    ExcessMTL(exact, paper, no scale processing)) and ``problem``.
 
-    ``steps`` is T (default 2000, 1000 with ``quick``; at least 100: the rate claim compares the
-    last two decades). Returns a ``Report``.
+    ``problem``: a ``MultiTaskProblem``, a ``ProblemSpec`` (a generated family: the robustness
+    claim sweeps its noisy tasks' noise), or a list; default: the config's families.
+    ``claims``: a subset of ``VERIFIABLE``; default: all of them that apply (robustness needs a
+    ``ProblemSpec``). ``seeds``: a count or a list (default: the config's, 8). ``batch_size``:
+    the regimes of the rate claim (None: full batch; an integer: minibatches; a list: each).
+    ``steps``: T of every run (default 2000, 1000 with ``quick``; at least 100). ``lr``: the
+    constant θ-step of the constant-step claims (default 1/L). ``config``: a ``SuiteConfig`` or a
+    TOML file (docs/api.md "Config files"); the other arguments override it.
     """
     methods = _as_list(method, "method") or [R.ExcessMTL("exact", "paper",
                                                          scale_processing=False)]
     for m in methods:
         R._validate.method_protocol("method", m)
-    problems = _as_list(problem, "problem")
-    for p in problems:
-        if not isinstance(p, R.MultiTaskProblem):
-            raise TypeError(f"problem must be a reference MultiTaskProblem (exact optima are "
-                            f"needed), or a list of them, got {type(p).__name__}")
     if not isinstance(quick, bool):
         raise TypeError(f"quick must be a bool, got {quick!r}")
-    config = SuiteConfig(quick=quick, backend=backend)
-    problems = problems or [config.linear(), config.logistic()]
-    ids = list(VERIFIABLE) if claims is None else list(claims)
+    if steps is not None:
+        R._validate.positive_int("steps", steps, minimum=100)
+    base_seeds = config.seeds if isinstance(config, SuiteConfig) else 8
+    seed_list = _seed_list(base_seeds if seeds is None else seeds)
+    cfg_all = _config(config, quick, backend, seed_list, steps, lr)
+    problems, specs = _problems(problem, cfg_all)
+    if claims is None:
+        ids = [c for c in VERIFIABLE if c != "robustness" or specs]
+    else:
+        ids = list(claims) if not isinstance(claims, str) else [claims]
     for cid in ids:
         if cid not in CLAIMS:
             raise ValueError(f"claims must be a subset of {list(CLAIMS)}, got {cid!r}")
         if cid not in VERIFIABLE:
-            raise ValueError(f"claims: {cid!r} runs only on the suite's own problems for now "
-                             f"(python -m proofs_check --claims {cid}); verify() runs "
+            raise ValueError(f"claims: {cid!r} is about ExcessMTL's internals and runs in the "
+                             f"suite only (python -m proofs_check --claims {cid}); verify() runs "
                              f"{list(VERIFIABLE)}")
-    seed_list = _seed_list(seeds)
-    T = config.rate_steps if steps is None else R._validate.positive_int("steps", steps,
-                                                                         minimum=100)
+    if "robustness" in ids and not specs:
+        raise ValueError("claims: 'robustness' sweeps the noise of the noisy tasks, so it needs a "
+                         "problem family: pass problem=ProblemSpec(...) (or none, for the "
+                         "config's families), not only MultiTaskProblem objects")
+    T = cfg_all.rate_steps
     regimes = _regimes(batch_size)
     if sampler not in R.SAMPLERS:
         raise ValueError(f"sampler must be one of {R.SAMPLERS}, got {sampler!r}")
     t0 = time.perf_counter()
-    losses = [p.loss for p in problems]        # a problem is named by its loss, numbered if shared
-    games = [(loss if losses.count(loss) == 1 else f"{loss}{k}", p, theory.game_setup(p))
-             for k, (loss, p) in enumerate(zip(losses, problems))]
-    cfg = {name: {"problem": repr(p), **setup.to_json(), "steps": T, "seeds": seed_list}
-           for name, p, setup in games}
+    games = [(name, p, theory.game_setup(p)) for name, p in problems]
+    rate_cfg = {name: {"problem": repr(p), **setup.to_json(), "steps": T, "seeds": seed_list}
+                for name, p, setup in games}
+    spec_cfg = replace(cfg_all, problems=tuple(sp for _, sp in specs)) if specs else cfg_all
     results = []
-    bar = tqdm(total=len(methods) * len(games) * len(regimes), desc="verify",
-               disable=not progress, leave=False)
+    work = len(methods) * (("rate" in ids) * len(games) * len(regimes)
+                           + len([c for c in ids if c != "rate"]))
+    bar = tqdm(total=work, desc="verify", disable=not progress, leave=False)
     for m in methods:
-        runs = []
-        for name, p, setup in games:
-            for b in regimes:
-                rname = "full batch" if b is None else f"batch {b}"
-                runs.append(rate_claim.run_seeds(f"{name} {rname}", p, on_simplex(m), setup, T,
-                                                 seed_list, batch_size=b, sampler=sampler,
-                                                 backend=backend))
-                bar.update()
-        results.append(replace(rate_claim.claim_result(runs, cfg), method=describe(m)))
+        label, simplex = describe(m), on_simplex(m)
+        for cid in ids:
+            if cid == "rate":
+                runs = []
+                for name, p, setup in games:
+                    for b in regimes:
+                        rname = "full batch" if b is None else f"batch {b}"
+                        runs.append(rate_claim.run_seeds(f"{name} {rname}", p, simplex, setup, T,
+                                                         seed_list, batch_size=b,
+                                                         sampler=sampler, backend=backend))
+                        bar.update()
+                results.append(replace(rate_claim.claim_result(runs, rate_cfg), method=label))
+                continue
+            if cid == "robustness":
+                results.append(robustness_claim.check(simplex, label, spec_cfg))
+            else:
+                module = pareto_claim if cid == "pareto-optimal" else stationarity_claim
+                results.append(module.check(simplex, label, problems, cfg_all, seed_list))
+            bar.update()
     bar.close()
     settings = {"entry": "verify", "seeds": seed_list, "steps": T, "batch_size": regimes,
                 "sampler": sampler, "backend": backend, "seed": seed_list[0],
                 "methods": [describe(m) for m in methods],
-                "problems": [repr(p) for p in problems], "claims": ids}
+                "problems": [repr(p) for _, p in problems], "claims": ids,
+                "config": cfg_all.to_json()}
     return Report(tuple(results), settings, round(time.perf_counter() - t0, 2))

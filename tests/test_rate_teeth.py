@@ -105,19 +105,21 @@ def test_a_user_method_on_a_user_problem_with_five_tasks_and_two_noisy_ones(tmp_
     noise = np.array([1.0, 0.1, 0.1, 1.5, 0.1])
     y = np.einsum("mnd,md->mn", X, theta) + noise[:, None] * rng.standard_normal((5, 120))
     problem = R.problem_from_arrays("linear", X, y)
-    report = verify(MyHedge(), problem, seeds=4, steps=1000, batch_size=[None, 16])
+    report = verify(MyHedge(), problem, claims=["rate"], seeds=4, steps=1000,
+                    batch_size=[None, 16])
     claim = report.claim("rate")
     assert claim.method == "MyHedge" and report.passed, claim.failed_checks
     assert {c.name.split(":")[0] for c in claim.checks} == {"linear full batch",
                                                             "linear batch 16"}
     assert claim.arrays["linear_batch_16_gaps"].shape == (4, len(rate.horizons(1000)))
-    wrong = verify(R.GroupDRO("official"), problem, seeds=4, steps=1000, batch_size=16)
+    wrong = verify(R.GroupDRO("official"), problem, claims=["rate"], seeds=4, steps=1000,
+                   batch_size=16)
     assert not wrong.passed
 
 
 def test_the_report_api(tmp_path):
     report = verify([R.ExcessMTL("exact", "paper", scale_processing=False), R.GroupDRO()],
-                    seeds=[0, 1, 2], quick=True)
+                    claims=["rate"], seeds=[0, 1, 2], quick=True)
     assert not report.passed
     assert report.claim("rate", method=0).passed and not report.claim("rate", 1).passed
     assert report.claim("rate", "GroupDRO(official, η_α=1)").verdict == "fail"
@@ -141,7 +143,9 @@ def test_the_report_api(tmp_path):
     (dict(method=R.ExcessMTL), TypeError, "method"),
     (dict(problem="linear"), TypeError, "problem"),
     (dict(claims=["nope"]), ValueError, "claims"),
-    (dict(claims=["robustness"]), ValueError, "claims"),
+    (dict(claims=["robustness"], problem=R.make_linear_problem(2, 2, 20)), ValueError, "claims"),
+    (dict(claims=["estimator"]), ValueError, "claims"),
+    (dict(config=3), TypeError, "config"),
     (dict(seeds=0), ValueError, "seeds"),
     (dict(seeds=[]), ValueError, "seeds"),
     (dict(steps=50), ValueError, "steps"),
@@ -164,7 +168,7 @@ def test_the_cli_checks_a_users_method_through_verify(tmp_path, monkeypatch, cap
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
     code = cli.main(["--method", "usermethod:make", "--quick", "--seeds", "3", "--batch-sizes",
-                     "8", "--out", str(out), "--strict", "--no-figures"])
+                     "8", "--claims", "rate", "--out", str(out), "--strict", "--no-figures"])
     printed = capsys.readouterr().out
     assert code == 0 and "rate [MyHedge]" in printed and "PASS" in printed
     report = json.loads((out / "report.json").read_text())

@@ -12,7 +12,7 @@ import reference as R
 
 from ..config import SuiteConfig
 from ..result import ClaimResult, SubCheck
-from .common import lr_for
+
 
 ID = "estimator"
 STATEMENT = ("½gᵀH⁻¹g is exact on quadratics and first-order accurate (relative) on logistic; the "
@@ -109,7 +109,7 @@ def run(config: SuiteConfig) -> ClaimResult:
     for pname, problem in (("linear", lin), ("logistic", logi)):
         for vname, method in variants.items():
             checks.append(minmax_subcheck(f"{pname} {vname}", problem, method,
-                                          config.train_steps, lr_for(problem, method)))
+                                          config.train_steps, config.theta_lr(problem, method)))
     cfg = {"steps": config.train_steps, "minmax_rtol": MINMAX_RTOL}
     return ClaimResult(ID, STATEMENT, SOURCE, CONVENTION, tuple(checks), cfg,
                        {f"ratio_{k}": v for k, v in ratio.items()})

@@ -26,7 +26,8 @@ CONVENTION = "paper (simplex α), exact E, no scale processing, projected on ‖
 def game_runs(config: SuiteConfig) -> dict:
     """The theorem dynamics on the two default problems, one seed, full batch, to ``horizon``."""
     out = {}
-    for name, problem in (("linear", config.linear()), ("logistic", config.logistic())):
+    for name, spec in config.named_problems():
+        problem = spec.build(config.seed)
         setup = theory.game_setup(problem)
         traj = theory.run_game(problem, setup, config.horizon)
         out[name] = (problem, setup, traj, theory.log_grid(config.horizon))

@@ -239,10 +239,11 @@ def regimes(config: SuiteConfig) -> list[tuple[str, int | None]]:
 
 
 def run(config: SuiteConfig) -> ClaimResult:
-    method = R.ExcessMTL("exact", "paper", scale_processing=False)
+    method = R.ExcessMTL("exact", "paper", scale_processing=False, **config.method_kwargs())
     seeds = list(range(config.seed, config.seed + config.seeds))
     runs, cfg = [], {}
-    for pname, problem in (("linear", config.linear()), ("logistic", config.logistic())):
+    for pname, spec in config.named_problems():
+        problem = spec.build(config.seed)
         setup = theory.game_setup(problem)
         cfg[pname] = {"problem": repr(problem), "method": repr(method), **setup.to_json(),
                       "steps": config.rate_steps, "seeds": seeds}
