@@ -1,12 +1,17 @@
 """Claim checks of ExcessMTL: each claim states itself, measures, and gives a verdict with the
-numbers behind it. ``python -m proofs_check`` runs them all."""
+numbers behind it. ``python -m proofs_check`` runs them all; ``verify`` points them at your own
+method and problem; ``compare`` and the ``plot_*`` functions run and draw methods side by side."""
 
 from .claims import CLAIMS
-from .config import SuiteConfig
+from .compare import Comparison, compare, load_comparison
+from .config import ProblemSpec, SuiteConfig
+from .figures import plot_convergence, plot_front, plot_gap_vs_T, plot_weights
 from .result import ClaimResult, SubCheck
-from .verify import Report, verify
+from .verify import VERIFIABLE, Report, verify
 
-__all__ = ["CLAIMS", "ClaimResult", "Report", "SubCheck", "SuiteConfig", "run_suite", "verify"]
+__all__ = ["CLAIMS", "ClaimResult", "Comparison", "ProblemSpec", "Report", "SubCheck",
+           "SuiteConfig", "VERIFIABLE", "compare", "load_comparison", "plot_convergence",
+           "plot_front", "plot_gap_vs_T", "plot_weights", "run_suite", "verify"]
 
 
 def run_suite(*args, **kwargs):

@@ -47,6 +47,11 @@ def _rate_runs(d: dict) -> dict[str, list[str]]:
 
 def plot_rate(d: dict, claim: dict, path: Path) -> Path:
     """Per problem: the median gap over seeds with its 10–90% band, per regime, against T."""
+    return _save(draw_rate(d, claim), path)
+
+
+def draw_rate(d: dict, claim: dict) -> plt.Figure:
+    """The figure of ``plot_rate`` (also ``proofs_check.plot_gap_vs_T``)."""
     groups = _rate_runs(d)
     fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 4.2), squeeze=False)
     method = next(iter(claim.get("config", {}).values()), {}).get("method", "")
@@ -71,11 +76,27 @@ def plot_rate(d: dict, claim: dict, path: Path) -> Path:
         ax.legend(fontsize=6)
     method = claim.get("method") or method
     fig.suptitle(f"Claim 'rate' — {method} — {claim['verdict'].upper()}", fontsize=9)
-    return _save(fig, path)
+    return fig
 
 
-def plot_trajectories(d: dict, path_w: Path, path_e: Path) -> list[Path]:
+def _noisy(claim: dict, problem: str) -> set[int]:
+    """The noisy tasks of a problem named in a claim's config (the suite's and verify's)."""
+    cfg = claim.get("config", {}).get(problem, {})
+    text = cfg.get("problem", "") if isinstance(cfg, dict) else ""
+    import re
+    m = re.search(r"noise=\[([^\]]*)\]", text)
+    if not m:
+        return set()
+    vals = [float(x) for x in m.group(1).split(",") if x.strip()]
+    return {i for i, x in enumerate(vals) if x > min(vals)}
+
+
+def plot_trajectories(d: dict, path_w: Path, path_e: Path, claim: dict | None = None
+                      ) -> list[Path]:
     """Seed 0 of each full-batch run: the weights α_t and the excess risks E_i(θ_t)."""
+    claim = claim or {}
+    method = claim.get("method") or "ExcessMTL(exact, paper, no scale proc.)"
+    verdict = claim.get("verdict", "").upper()
     names = sorted(k[: -len("_traj_t")] for k in d if k.endswith("_full_batch_traj_t"))
     out = []
     for key, ylabel, path in (("weights", "α_t,i (simplex)", path_w),
@@ -83,49 +104,69 @@ def plot_trajectories(d: dict, path_w: Path, path_e: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(names), figsize=FIGSIZE_WIDE, squeeze=False)
         for ax, name in zip(axes[0], names):
             t, arr = d[f"{name}_traj_t"], d[f"{name}_{key}"]
+            noisy = _noisy(claim, name.split("_")[0])
             for i in range(arr.shape[1]):
                 ax.semilogx(t, arr[:, i], color=TASK_COLORS[i % len(TASK_COLORS)],
-                            label=f"task {i}" + (" (noisy)" if i == arr.shape[1] - 1 else ""))
+                            ls="--" if i in noisy else "-",
+                            label=f"task {i}" + (" (noisy)" if i in noisy else ""))
             if key == "excess":
                 ax.axhline(float(d[f"{name}_minmax"][0]), color="k", ls="--", lw=0.8,
                            label="min_θ max_i E_i")
-            ax.set(title=f"{name.split('_')[0]}: ExcessMTL(exact, no scale proc.), η_t ∝ 1/√t, "
-                         "seed 0", xlabel="t", ylabel=ylabel)
+            ax.set(title=f"{name.split('_')[0]}: {method}, η_t ∝ 1/√t, seed 0 — rate {verdict}",
+                   xlabel="t", ylabel=ylabel)
+            ax.title.set_fontsize(8)
             ax.legend(fontsize=7)
         out.append(_save(fig, path))
     return out
 
 
-def plot_noise_sweep(d: dict, path: Path) -> Path:
-    fig, axes = plt.subplots(2, 2, figsize=FIGSIZE_GRID)
-    for col, kind in enumerate(("linear", "logistic")):
-        levels = d[f"{kind}|levels"]
-        for key in [k for k in d if k.startswith(f"{kind}|") and k.endswith("|weights")]:  # medians
+def plot_noise_sweep(d: dict, path: Path, claim: dict | None = None) -> Path:
+    """Per configured problem: the noisy tasks' total weight and the clean tasks' max excess risk
+    against the noise level of the noisy tasks (medians over seeds)."""
+    problems = sorted(k.split("|")[0] for k in d if k.endswith("|levels"))
+    fig, axes = plt.subplots(2, len(problems), figsize=(5.0 * len(problems), 7.5),
+                             squeeze=False)
+    for col, pname in enumerate(problems):
+        levels, noisy = d[f"{pname}|levels"], d[f"{pname}|noisy"].astype(int)
+        for key in [k for k in d if k.startswith(f"{pname}|") and k.endswith("|weights")]:
             name = key.split("|")[1]
-            style = METHOD_STYLE.get(name, {})
-            axes[0, col].plot(levels, d[key][:, 0], label=name, **style)
-            axes[1, col].plot(levels, d[f"{kind}|{name}|excess"][:, 1:].max(axis=1), **style)
-        xl = "noise std of task 0" if kind == "linear" else "label-flip rate of task 0"
-        axes[0, col].set(title=f"{kind}: weight on the noisy task", xlabel=xl, ylabel="α_0")
-        axes[1, col].set(title=f"{kind}: clean tasks' max excess risk", xlabel=xl,
-                         ylabel="max_{i>0} E_i(θ_T)")
+            style = METHOD_STYLE.get(name, dict(marker="o"))
+            w, e = d[key], d[f"{pname}|{name}|excess"]
+            clean = np.setdiff1d(np.arange(w.shape[1]), noisy)
+            axes[0, col].plot(levels, w[:, noisy].sum(axis=1), label=name, mfc="none", **style)
+            if clean.size:
+                axes[1, col].plot(levels, e[:, clean].max(axis=1), mfc="none", **style)
+        tasks = ", ".join(str(i) for i in noisy)
+        xl = (f"noise std of the noisy task(s) {tasks}" if pname.startswith("linear") else
+              f"label-flip rate of the noisy task(s) {tasks}")
+        axes[0, col].set(title=f"{pname}: weight on the noisy task(s) (median over seeds)",
+                         xlabel=xl, ylabel="Σ_noisy α_i")
+        axes[1, col].set(title=f"{pname}: clean tasks' max excess risk", xlabel=xl,
+                         ylabel="max_clean E_i(θ_T)")
     axes[0, 0].legend(fontsize=7)
+    verdict = (claim or {}).get("verdict", "").upper()
+    fig.suptitle(f"Claim 'robustness' — {verdict}", fontsize=9)
     return _save(fig, path)
 
 
-def plot_front(d: dict, path: Path) -> Path:
+def plot_front(d: dict, path: Path, claim: dict | None = None) -> Path:
+    """The exact 2-task front and each method's end point: hollow markers of distinct shapes in
+    decreasing size, so end points that coincide stay visible."""
     fig, ax = plt.subplots(figsize=(6.0, 5.0))
     f = d["front_losses"]
     ax.plot(f[:, 1], f[:, 0], color="k", lw=1.2, label="exact Pareto front")
     opt = d["optimal_losses"]
     ax.axhline(opt[0], color="0.5", ls=":", lw=0.8, label="ℓ_0* (Bayes-optimal, task 0)")
     ax.axvline(opt[1], color="0.5", ls="-.", lw=0.8, label="ℓ_1* (task 1, noisy)")
-    for name, (l0, l1) in zip(d["end_names"], d["end_losses"]):
-        style = METHOD_STYLE.get(str(name), dict(marker="*"))
-        ax.plot(l1, l0, ls="none", ms=8, label=str(name),
-                **{k: v for k, v in style.items() if k != "ls"})
-    ax.set(xlabel="ℓ_1 (noisy task)", ylabel="ℓ_0 (clean task)",
-           title="2-task front and each method's end point")
+    n = len(d["end_names"])
+    for k, (name, (l0, l1)) in enumerate(zip(d["end_names"], d["end_losses"])):
+        style = METHOD_STYLE.get(str(name), dict(color="k", marker="*"))
+        ax.plot(l1, l0, ls="none", ms=5 + 2.5 * (n - k), mfc="none", mew=1.4,
+                mec=style["color"], marker=style["marker"], label=str(name), zorder=3 + k)
+    verdict = (claim or {}).get("verdict", "").upper()
+    ax.set(xlabel="ℓ_1 (task 1, noisy)", ylabel="ℓ_0 (task 0, clean)",
+           title=f"Claim 'pareto-optimal' — {verdict}: 2-task front and each method's end point")
+    ax.title.set_fontsize(8)
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -166,11 +207,15 @@ def make_figures(root: Path) -> list[Path]:
         suffix = "" if len(rate_claims) == 1 else f"-{k + 1}"
         out.append(plot_rate(d, c, fig_dir / f"rate_gap_vs_T{suffix}.png"))
         out += plot_trajectories(d, fig_dir / f"weights{suffix}.png",
-                                 fig_dir / f"excess_risks{suffix}.png")
-    if (d := _load(root, "robustness")) is not None:
-        out.append(plot_noise_sweep(d, fig_dir / "noise_sweep.png"))
+                                 fig_dir / f"excess_risks{suffix}.png", c)
+    rob = [c for c in report["claims"] if c["id"] == "robustness" and c.get("data")]
+    for k, c in enumerate(rob):
+        suffix = "" if len(rob) == 1 else f"-{k + 1}"
+        out.append(plot_noise_sweep(_load_file(root / c["data"]), fig_dir /
+                                    f"noise_sweep{suffix}.png", c))
     if (d := _load(root, "pareto-optimal")) is not None:
-        out.append(plot_front(d, fig_dir / "pareto_front.png"))
+        out.append(plot_front(d, fig_dir / "pareto_front.png",
+                              next(c for c in report["claims"] if c["id"] == "pareto-optimal")))
     if (d := _load(root, "estimator")) is not None:
         out.append(plot_estimator(d, fig_dir / "estimator_ratio.png"))
     if (d := _load(root, "pareto-stationary")) is not None:

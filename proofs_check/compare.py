@@ -1,0 +1,228 @@
+"""``compare``: run several weighting methods on one problem and keep tidy, saveable results.
+
+    import proofs_check as pc
+    res = pc.compare(problem, {"mine": MyMethod(), "ExcessMTL": R.ExcessMTL()}, steps=500)
+    res.save("runs.npz"); pc.plot_convergence("runs.npz", "convergence")
+
+Each method runs in ``reference.run`` with a constant θ-step. The learning rate is handled here,
+not by the caller: ``lr=None`` is 1/L, and a method whose weights sum to m (the official
+convention of the reference classes) gets lr/m, so every method takes the same θ-steps for the
+same simplex weights. Recorded quantities are exact and measured on the full training set:
+losses ℓ_i(θ_t), excess risks E_i(θ_t) = ℓ_i(θ_t) − ℓ_i*, simplex weights α_t, and the primal gap
+max_i E_i(θ_t) − min_θ max_i E_i(θ) of the paper's objective.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import reference as R
+
+from . import atomic
+from .claims.common import smoothness, weight_sum
+from .config import noisy_tasks_of
+
+COMPARISON_KEY = "excessmtl_oracle_comparison"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Results of ``compare``. Arrays are indexed (method, seed, step[, task]); ``t`` = 0..T."""
+
+    labels: tuple[str, ...]
+    problem: str
+    noisy_tasks: tuple[int, ...]
+    losses: np.ndarray          # (M, S, T+1, m)
+    excess: np.ndarray          # (M, S, T+1, m)
+    weights: np.ndarray         # (M, S, T, m), on the simplex
+    gap: np.ndarray             # (M, S, T+1): max_i E_i(θ_t) − minmax value
+    minmax: float
+    optimal_losses: np.ndarray  # (m,)
+    front: np.ndarray | None = None      # (K, 2) exact Pareto front when m = 2
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return self.losses.shape[2] - 1
+
+    @property
+    def n_tasks(self) -> int:
+        return self.losses.shape[3]
+
+    @property
+    def t(self) -> np.ndarray:
+        return np.arange(self.steps + 1)
+
+    def task_label(self, i: int) -> str:
+        """'task i', with '(noisy)' for the noisy tasks: the same in every figure."""
+        return f"task {i}" + (" (noisy)" if i in self.noisy_tasks else "")
+
+    def rows(self) -> list[dict]:
+        """Tidy rows: one per (method, seed, step, task) with loss, excess and weight (the weight
+        α_t used at step t ≥ 1; None at t = 0), plus the gap of that step."""
+        out = []
+        M, S, T1, m = self.losses.shape
+        for a in range(M):
+            for s in range(S):
+                for t in range(T1):
+                    for i in range(m):
+                        out.append({"method": self.labels[a], "seed": s, "step": t, "task": i,
+                                    "loss": float(self.losses[a, s, t, i]),
+                                    "excess": float(self.excess[a, s, t, i]),
+                                    "weight": None if t == 0 else
+                                    float(self.weights[a, s, t - 1, i]),
+                                    "gap": float(self.gap[a, s, t])})
+        return out
+
+    def to_frame(self) -> object:
+        """The tidy rows as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("to_frame needs pandas (pip install pandas); rows() gives the same "
+                              "table as a list of dicts") from exc
+        return pd.DataFrame(self.rows())
+
+    def final(self) -> dict[str, dict]:
+        """Per method: the median over seeds of the final gap, max excess and weights."""
+        return {lab: {"gap": float(np.median(self.gap[a, :, -1])),
+                      "max_excess": float(np.median(self.excess[a, :, -1].max(axis=-1))),
+                      "weights": np.median(self.weights[a, :, -1], axis=0).tolist()}
+                for a, lab in enumerate(self.labels)}
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write one ``.npz`` (written to a temporary file, then renamed). An existing file is
+        replaced only if it is a comparison saved by us and ``overwrite`` is True."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"path must end in .npz, got {str(path)!r}")
+        if path.exists() and not overwrite:
+            raise atomic.OutputPathError(f"path: {path} exists; pass overwrite=True to replace "
+                                         f"an earlier comparison")
+        atomic.check_output_file(path, "path", _is_comparison)
+        meta = {"labels": list(self.labels), "problem": self.problem,
+                "noisy_tasks": list(self.noisy_tasks), "minmax": self.minmax,
+                "settings": self.settings}
+        arrays = {"losses": self.losses, "excess": self.excess, "weights": self.weights,
+                  "gap": self.gap, "optimal_losses": self.optimal_losses,
+                  COMPARISON_KEY: np.array(json.dumps(meta))}
+        if self.front is not None:
+            arrays["front"] = self.front
+        atomic.write_npz(path, arrays)
+        return path
+
+
+def _is_comparison(path: Path) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return COMPARISON_KEY in z.files
+    except (OSError, ValueError):
+        return False
+
+
+def load_comparison(path: str | Path) -> Comparison:
+    """A ``Comparison`` saved by ``Comparison.save``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path: no such file {str(path)!r}")
+    if not _is_comparison(path):
+        raise ValueError(f"path: {path} is not a comparison saved by proofs_check.compare")
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z[COMPARISON_KEY]))
+        return Comparison(tuple(meta["labels"]), meta["problem"], tuple(meta["noisy_tasks"]),
+                          z["losses"], z["excess"], z["weights"], z["gap"], float(meta["minmax"]),
+                          z["optimal_losses"], z["front"] if "front" in z.files else None,
+                          meta["settings"])
+
+
+def as_comparison(results: object) -> Comparison:
+    if isinstance(results, Comparison):
+        return results
+    if isinstance(results, (str, Path)):
+        return load_comparison(results)
+    raise TypeError(f"results must be a Comparison or the path of a saved one, got "
+                    f"{type(results).__name__}")
+
+
+def _labelled(methods: object) -> list[tuple[str, object]]:
+    from .verify import describe
+    if isinstance(methods, Mapping):
+        items = [(str(k), v) for k, v in methods.items()]
+    elif isinstance(methods, Sequence) and not isinstance(methods, str):
+        items = [(describe(m), m) for m in methods]
+    else:
+        items = [(describe(methods), methods)]
+    if not items:
+        raise ValueError("methods must be a method, a list of methods or a dict label → method, "
+                         "not empty")
+    labels = [lab for lab, _ in items]
+    dup = {lab for lab in labels if labels.count(lab) > 1}
+    if dup:
+        raise ValueError(f"methods: labels must be unique, {sorted(dup)} repeat; pass a dict "
+                         f"label → method")
+    for _, m in items:
+        R._validate.method_protocol("methods", m)
+    return items
+
+
+def short_name(problem: R.MultiTaskProblem) -> str:
+    """'linear, m=2, d=4, n=100, noise [0.1, 1.0]' (figure titles)."""
+    noise = "" if problem.noise is None else \
+        f", noise {np.round(np.asarray(problem.noise), 4).tolist()}"
+    return (f"{problem.loss}, m={problem.n_tasks}, d={problem.dim}, n={problem.n_samples}"
+            f"{noise}")
+
+
+def compare(problem: R.MultiTaskProblem, methods: object, steps: int, *, lr: float | None = None,
+            batch_size: int | None = None, seeds: int = 1, sampler: str = "with_replacement",
+            noisy_tasks: Sequence[int] | None = None) -> Comparison:
+    """Run every method for ``steps`` steps on ``problem`` (``seeds`` minibatch streams when
+    ``batch_size`` is set; the full-batch run is deterministic) and record the exact quantities.
+
+    ``methods``: a method, a list (labelled by ``describe``) or a dict label → method.
+    ``lr``: the θ-step for weights on the simplex (default 1/L); Σα = m methods get lr/m.
+    ``noisy_tasks``: tasks to label "(noisy)" in figures (default: those with the largest noise
+    of a generated problem)."""
+    if not isinstance(problem, R.MultiTaskProblem):
+        raise TypeError(f"problem must be a reference MultiTaskProblem, got "
+                        f"{type(problem).__name__}")
+    items = _labelled(methods)
+    T = R._validate.positive_int("steps", steps)
+    S = R._validate.positive_int("seeds", seeds)
+    if lr is not None:
+        lr = R._validate.real("lr", lr, low=0.0, low_open=True)
+    m = problem.n_tasks
+    noisy = noisy_tasks_of(problem) if noisy_tasks is None else \
+        tuple(R._validate.positive_int("noisy_tasks", i, minimum=0) for i in noisy_tasks)
+    if any(i >= m for i in noisy):
+        raise ValueError(f"noisy_tasks must be task indices below n_tasks = {m}, got {noisy}")
+    base = 1.0 / smoothness(problem) if lr is None else lr
+    mm = R.minmax_solution(problem).value
+    shape = (len(items), S, T + 1, m)
+    losses, excess = np.full(shape, np.nan), np.full(shape, np.nan)
+    weights = np.full((len(items), S, T, m), np.nan)
+    failures = []
+    for a, (label, method) in enumerate(items):
+        step = base / weight_sum(problem, method)
+        for s in range(S):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", R.DivergenceWarning)
+                    tr = R.run(problem, method, T, lr=step, batch_size=batch_size,
+                               sampler=sampler, seed=s)
+            except (FloatingPointError, R.DivergenceWarning) as exc:
+                failures.append(f"{label}, seed {s}: {exc}")
+                continue
+            losses[a, s], excess[a, s], weights[a, s] = tr.losses, tr.excess, tr.simplex_weights
+    front = R.pareto_front(problem, 61).losses if m == 2 else None
+    settings = {"steps": T, "seeds": S, "batch_size": batch_size, "sampler": sampler,
+                "lr": "1/L" if lr is None else lr, "base_lr": base, "failures": failures}
+    return Comparison(tuple(lab for lab, _ in items), short_name(problem), noisy, losses, excess,
+                      weights, excess.max(axis=-1) - mm, mm, problem.optimal_losses, front,
+                      settings)
