@@ -2,7 +2,7 @@
 
 FIGSIZE_WIDE = (10.0, 4.0)
 FIGSIZE_GRID = (10.0, 7.5)
-DPI = 110
+PRINT_DPI = 300          # PNG resolution of every saved figure (a .svg copy is written beside it)
 TASK_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 METHOD_STYLE = {
     "ExcessMTL(exact)": dict(color="#1f77b4", marker="o"),

@@ -21,8 +21,9 @@ import numpy as np  # noqa: E402
 
 from . import atomic  # noqa: E402
 from .compare import Comparison, as_comparison  # noqa: E402
+from .figstyle import PRINT_DPI  # noqa: E402
 
-PRINT_DPI = 300
+
 VECTOR_FORMATS = ("svg", "pdf")
 METHOD_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                  "#7f7f7f")

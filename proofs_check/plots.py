@@ -13,16 +13,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import atomic  # noqa: E402
-from .figstyle import (BOUND_STYLES, DPI, FIGSIZE_GRID, FIGSIZE_WIDE,  # noqa: E402
-                       METHOD_STYLE, TASK_COLORS)
+from .figstyle import (BOUND_STYLES, FIGSIZE_GRID, FIGSIZE_WIDE,  # noqa: E402
+                       METHOD_STYLE, PRINT_DPI, TASK_COLORS)
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    buf = io.BytesIO()
+    """``path`` (PNG at print resolution) and a vector copy beside it (same name, .svg)."""
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=DPI)
+    for target, fmt, dpi in ((path, "png", PRINT_DPI), (path.with_suffix(".svg"), "svg", None)):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
+        atomic.write_bytes(target, buf.getvalue())
     plt.close(fig)
-    atomic.write_bytes(path, buf.getvalue())
     return path
 
 
@@ -171,18 +173,24 @@ def plot_front(d: dict, path: Path, claim: dict | None = None) -> Path:
     return _save(fig, path)
 
 
-def plot_estimator(d: dict, path: Path) -> Path:
+def _verdict(report: dict, cid: str) -> str:
+    return next((c["verdict"].upper() for c in report["claims"] if c["id"] == cid), "")
+
+
+def plot_estimator(d: dict, path: Path, verdict: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
     ax.semilogy(d["ratio_t"], d["ratio_true_ratio"], label="true E_t/E_1", color="k")
     ax.semilogy(d["ratio_t"], d["ratio_adagrad_ratio"], label="official Ê_t/Ê_1 (AdaGrad)",
                 color="#2ca02c", ls="--")
     ax.set(xlabel="GD step t", ylabel="relative excess risk",
-           title="Official estimator against the truth (5-D linear regression)")
+           title=f"Claim 'estimator' — {verdict}: official estimator against the truth "
+                 "(5-D linear regression)")
+    ax.title.set_fontsize(8)
     ax.legend()
     return _save(fig, path)
 
 
-def plot_stationarity(d: dict, path: Path) -> Path:
+def plot_stationarity(d: dict, path: Path, verdict: str = "") -> Path:
     names = [k[: -len("_min_P")] for k in d if k.endswith("_min_P")]
     fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 4.0))
     for ax, name in zip(np.atleast_1d(axes), names):
@@ -192,6 +200,8 @@ def plot_stationarity(d: dict, path: Path) -> Path:
                   label="sqrt(2C_t/(ηt))")
         ax.set(title=name, xlabel="t", ylabel="Pareto-stationarity measure")
         ax.legend(fontsize=7)
+    fig.suptitle(f"Claim 'pareto-stationary' — {verdict}: ExcessMTL(adagrad, paper), seed 0",
+                 fontsize=9)
     return _save(fig, path)
 
 
@@ -217,7 +227,9 @@ def make_figures(root: Path) -> list[Path]:
         out.append(plot_front(d, fig_dir / "pareto_front.png",
                               next(c for c in report["claims"] if c["id"] == "pareto-optimal")))
     if (d := _load(root, "estimator")) is not None:
-        out.append(plot_estimator(d, fig_dir / "estimator_ratio.png"))
+        out.append(plot_estimator(d, fig_dir / "estimator_ratio.png",
+                                  _verdict(report, "estimator")))
     if (d := _load(root, "pareto-stationary")) is not None:
-        out.append(plot_stationarity(d, fig_dir / "stationarity.png"))
+        out.append(plot_stationarity(d, fig_dir / "stationarity.png",
+                                     _verdict(report, "pareto-stationary")))
     return out

@@ -41,8 +41,9 @@ def test_report_has_one_entry_per_claim_with_the_required_fields(quick_run):
     assert report["summary"]["claims"] == len(CLAIMS)
 
 
-def test_all_figures_are_written(quick_run):
-    assert {p.name for p in (quick_run[0] / "figures").iterdir()} == FIGURES
+def test_all_figures_are_written_as_png_and_svg(quick_run):
+    names = {p.name for p in (quick_run[0] / "figures").iterdir()}
+    assert names == FIGURES | {f.replace(".png", ".svg") for f in FIGURES}
 
 
 def test_list_prints_every_claim(capsys):
