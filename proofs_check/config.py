@@ -52,9 +52,7 @@ class ProblemSpec:
     @property
     def noisy_tasks(self) -> tuple[int, ...]:
         """Tasks whose noise is above the smallest (the last task if all are equal)."""
-        lo = min(self.noise)
-        out = tuple(i for i, x in enumerate(self.noise) if x > lo)
-        return out or (self.n_tasks - 1,)
+        return above_smallest(self.noise) or (self.n_tasks - 1,)
 
     def sweep_levels(self, quick: bool) -> tuple[float, ...]:
         """The noise levels the robustness claim gives the noisy tasks (lowest first)."""
@@ -130,14 +128,9 @@ class SuiteConfig:
                             f"{self.problems!r}")
         if self.steps is not None:
             R._validate.positive_int("steps", self.steps, minimum=100)
-        if self.lr is not None:
-            R._validate.real("lr", self.lr, low=0.0)
-            if self.lr <= 0:
-                raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if self.step_size is not None:
-            R._validate.real("step_size", self.step_size, low=0.0)
-            if self.step_size <= 0:
-                raise ValueError(f"step_size must be > 0, got {self.step_size!r}")
+        for name in ("lr", "step_size"):
+            if getattr(self, name) is not None:
+                R._validate.real(name, getattr(self, name), low=0.0, low_open=True)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -276,9 +269,12 @@ def _spec_from(table: object, where: str) -> ProblemSpec:
         raise type(exc)(f"{where}: {exc}") from None
 
 
-def noisy_tasks_of(problem: R.MultiTaskProblem) -> tuple[int, ...]:
-    """The noisy tasks of a generated problem (noise above the smallest), () if unknown."""
-    if problem.noise is None:
-        return ()
-    noise = np.asarray(problem.noise)
+def above_smallest(noise: object) -> tuple[int, ...]:
+    """The tasks whose noise is above the smallest: the noisy ones."""
+    noise = np.asarray(noise, dtype=float)
     return tuple(int(i) for i in np.flatnonzero(noise > noise.min()))
+
+
+def noisy_tasks_of(problem: R.MultiTaskProblem) -> tuple[int, ...]:
+    """The noisy tasks of a generated problem, () for one built from arrays (noise unknown)."""
+    return () if problem.noise is None else above_smallest(problem.noise)

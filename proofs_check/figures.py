@@ -23,7 +23,6 @@ from . import atomic  # noqa: E402
 from .compare import Comparison, as_comparison  # noqa: E402
 from .figstyle import PRINT_DPI  # noqa: E402
 
-
 VECTOR_FORMATS = ("svg", "pdf")
 METHOD_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                  "#7f7f7f")
@@ -122,10 +121,10 @@ def plot_front(results: object, path: str | Path, *, tasks: tuple[int, int] | No
     decreasing size, so coinciding end points stay visible."""
     res = as_comparison(results)
     i, j = tasks if tasks is not None else (0, res.n_tasks - 1)
-    for name, v in (("tasks", i), ("tasks", j)):
-        if not (isinstance(v, (int, np.integer)) and 0 <= v < res.n_tasks) or i == j:
-            raise ValueError(f"{name} must be two different task indices below {res.n_tasks}, "
-                             f"got {tasks!r}")
+    if not all(isinstance(v, (int, np.integer)) and 0 <= v < res.n_tasks for v in (i, j)) \
+            or i == j:
+        raise ValueError(f"tasks must be two different task indices below {res.n_tasks}, "
+                         f"got {tasks!r}")
     fig, ax = plt.subplots(figsize=(5.6, 4.8))
     if res.front is not None and (i, j) in ((0, 1), (1, 0)):
         f = res.front if (i, j) == (0, 1) else res.front[:, ::-1]

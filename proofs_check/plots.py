@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -12,20 +11,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import atomic  # noqa: E402
+from .figures import save_figure  # noqa: E402
 from .figstyle import (BOUND_STYLES, FIGSIZE_GRID, FIGSIZE_WIDE,  # noqa: E402
-                       METHOD_STYLE, PRINT_DPI, TASK_COLORS)
+                       METHOD_STYLE, TASK_COLORS)
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """``path`` (PNG at print resolution) and a vector copy beside it (same name, .svg)."""
-    fig.tight_layout()
-    for target, fmt, dpi in ((path, "png", PRINT_DPI), (path.with_suffix(".svg"), "svg", None)):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi)
-        atomic.write_bytes(target, buf.getvalue())
-    plt.close(fig)
-    return path
+    """``path`` (PNG at print resolution) and a vector copy beside it (same name, .svg), inside
+    the suite's staging folder (``save_figure``)."""
+    return save_figure(fig, path, overwrite=True)[0]
 
 
 def _load_file(f: Path) -> dict:
@@ -82,15 +76,9 @@ def draw_rate(d: dict, claim: dict) -> plt.Figure:
 
 
 def _noisy(claim: dict, problem: str) -> set[int]:
-    """The noisy tasks of a problem named in a claim's config (the suite's and verify's)."""
+    """The noisy tasks the rate claim recorded for ``problem`` (the suite's and verify's)."""
     cfg = claim.get("config", {}).get(problem, {})
-    text = cfg.get("problem", "") if isinstance(cfg, dict) else ""
-    import re
-    m = re.search(r"noise=\[([^\]]*)\]", text)
-    if not m:
-        return set()
-    vals = [float(x) for x in m.group(1).split(",") if x.strip()]
-    return {i for i, x in enumerate(vals) if x > min(vals)}
+    return set(cfg.get("noisy_tasks", ())) if isinstance(cfg, dict) else set()
 
 
 def plot_trajectories(d: dict, path_w: Path, path_e: Path, claim: dict | None = None

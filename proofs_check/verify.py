@@ -28,7 +28,7 @@ from .claims import pareto as pareto_claim
 from .claims import rate as rate_claim
 from .claims import robustness as robustness_claim
 from .claims import stationarity as stationarity_claim
-from .config import ProblemSpec, SuiteConfig
+from .config import ProblemSpec, SuiteConfig, noisy_tasks_of
 from .result import ClaimResult
 from .table import format_table
 
@@ -170,8 +170,10 @@ def _problems(problem: object, config: SuiteConfig) -> tuple[list, list]:
     return concrete, specs
 
 
-def _config(config: object, quick: bool, backend: str, seeds: list[int], steps: int | None,
-            lr: float | None) -> SuiteConfig:
+def _config(config: object, quick: bool, backend: str, seeds: object, steps: int | None,
+            lr: float | None) -> tuple[SuiteConfig, list[int]]:
+    """The config (given, read from a TOML file, or the default) with the arguments applied, and
+    the seed list (``seeds``, else the config's seed, seed + 1, …, seeds of them)."""
     if config is None:
         base = SuiteConfig(quick=quick, backend=backend)
     elif isinstance(config, SuiteConfig):
@@ -181,16 +183,18 @@ def _config(config: object, quick: bool, backend: str, seeds: list[int], steps: 
     else:
         raise TypeError(f"config must be None, a SuiteConfig or the path of a TOML file, got "
                         f"{type(config).__name__}")
-    kw: dict = {"seed": seeds[0], "seeds": len(seeds)}
+    seed_list = _seed_list(seeds) if seeds is not None else \
+        list(range(base.seed, base.seed + base.seeds))
+    kw: dict = {"seed": seed_list[0], "seeds": len(seed_list)}
     if steps is not None:
         kw["steps"] = steps
     if lr is not None:
         kw["lr"] = lr
-    if config is None or quick:
-        kw["quick"] = quick
-    if backend != "numpy" or config is None:
+    if quick:
+        kw["quick"] = True
+    if backend != "numpy":
         kw["backend"] = backend
-    return replace(base, **kw)
+    return replace(base, **kw), seed_list
 
 
 def verify(method: object = None, problem: object = None, *, claims: Sequence[str] | None = None,
@@ -218,9 +222,7 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
         raise TypeError(f"quick must be a bool, got {quick!r}")
     if steps is not None:
         R._validate.positive_int("steps", steps, minimum=100)
-    base_seeds = config.seeds if isinstance(config, SuiteConfig) else 8
-    seed_list = _seed_list(base_seeds if seeds is None else seeds)
-    cfg_all = _config(config, quick, backend, seed_list, steps, lr)
+    cfg_all, seed_list = _config(config, quick, backend, seeds, steps, lr)
     problems, specs = _problems(problem, cfg_all)
     if claims is None:
         ids = [c for c in VERIFIABLE if c != "robustness" or specs]
@@ -243,7 +245,8 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
         raise ValueError(f"sampler must be one of {R.SAMPLERS}, got {sampler!r}")
     t0 = time.perf_counter()
     games = [(name, p, theory.game_setup(p)) for name, p in problems]
-    rate_cfg = {name: {"problem": repr(p), **setup.to_json(), "steps": T, "seeds": seed_list}
+    rate_cfg = {name: {"problem": repr(p), "noisy_tasks": list(noisy_tasks_of(p)),
+                       **setup.to_json(), "steps": T, "seeds": seed_list}
                 for name, p, setup in games}
     spec_cfg = replace(cfg_all, problems=tuple(sp for _, sp in specs)) if specs else cfg_all
     results = []

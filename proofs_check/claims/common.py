@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 import reference as R
@@ -41,7 +43,6 @@ def start_points(problem: R.MultiTaskProblem, seeds: list[int]) -> np.ndarray:
 def worst_over_seeds(name: str, per_seed: list, seeds: list[int]) -> object:
     """The sub-check of the worst seed (largest measured/bound), its note naming the rule and the
     spread: the decision rule is "every seed passes"."""
-    from dataclasses import replace
     def badness(c: object) -> tuple[int, float]:
         excess = c.measured - c.bound if c.kind == "upper" else c.bound - c.measured
         return (0 if c.passed else 1, float(excess) if np.isfinite(excess) else np.inf)

@@ -34,7 +34,7 @@ import gpu
 import reference as R
 
 from .. import theory
-from ..config import SuiteConfig
+from ..config import SuiteConfig, noisy_tasks_of
 from ..result import ClaimResult, SubCheck
 
 ID = "rate"
@@ -245,7 +245,8 @@ def run(config: SuiteConfig) -> ClaimResult:
     for pname, spec in config.named_problems():
         problem = spec.build(config.seed)
         setup = theory.game_setup(problem)
-        cfg[pname] = {"problem": repr(problem), "method": repr(method), **setup.to_json(),
+        cfg[pname] = {"problem": repr(problem), "noisy_tasks": list(noisy_tasks_of(problem)),
+                      "method": repr(method), **setup.to_json(),
                       "steps": config.rate_steps, "seeds": seeds}
         for rname, b in regimes(config):
             runs.append(run_seeds(f"{pname} {rname}", problem, method, setup, config.rate_steps,
