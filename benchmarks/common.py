@@ -73,7 +73,7 @@ def _is_our_result(path: Path) -> bool:
 def check_out(path: str | None) -> None:
     """Before measuring: ``--out`` may be written (never a file this program did not write)."""
     if path:
-        from proofs_check import atomic
+        from proofs_check.report import atomic
         try:
             atomic.check_output_file(Path(path), "--out", _is_our_result)
         except atomic.OutputPathError as exc:
@@ -83,5 +83,5 @@ def check_out(path: str | None) -> None:
 
 def write_json(path: str | None, obj: dict) -> None:
     if path:
-        from proofs_check import atomic
+        from proofs_check.report import atomic
         atomic.write_json(Path(path), {BENCH_KEY: Path(sys.argv[0]).name, **obj})

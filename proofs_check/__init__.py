@@ -5,8 +5,8 @@ method and problem; ``compare`` and the ``plot_*`` functions run and draw method
 from .claims import CLAIMS
 from .compare import Comparison, compare, load_comparison
 from .config import ProblemSpec, SuiteConfig
-from .figures import plot_convergence, plot_front, plot_gap_vs_T, plot_weights
-from .result import ClaimResult, SubCheck
+from .report.figures import plot_convergence, plot_front, plot_gap_vs_T, plot_weights
+from .report.result import ClaimResult, SubCheck
 from .verify import VERIFIABLE, Report, verify
 
 __all__ = ["CLAIMS", "ClaimResult", "Comparison", "ProblemSpec", "Report", "SubCheck",
@@ -16,5 +16,5 @@ __all__ = ["CLAIMS", "ClaimResult", "Comparison", "ProblemSpec", "Report", "SubC
 
 def run_suite(*args, **kwargs):
     """See ``proofs_check.suite.run_suite``."""
-    from .suite import run_suite as _run
+    from .report.suite import run_suite as _run
     return _run(*args, **kwargs)

@@ -78,8 +78,8 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def _verify_method(args, config: SuiteConfig) -> int:
-    from . import atomic
-    from .conformance_cli import load_factory
+    from .report import atomic
+    from .conformance.cli import load_factory
     from .verify import verify
     atomic.check_output_dir(args.out)
     factory = load_factory(args.method)
@@ -135,8 +135,8 @@ def _suite(args) -> int:
         gpu_backend.require_cupy()      # never a silent CPU fallback (BackendUnavailable: exit 2)
     if args.method is not None:
         return _verify_method(args, config)
-    from .suite import run_suite
-    from .table import format_table
+    from .report.suite import run_suite
+    from .report.table import format_table
     ids = None if args.claims is None else args.claims.split(",")
     results, report = run_suite(config, ids, out=args.out,
                                 progress=not args.no_progress and sys.stderr.isatty(),
@@ -152,7 +152,7 @@ def _suite(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "conformance":
-        from .conformance_cli import main as conformance_main
+        from .conformance.cli import main as conformance_main
         return conformance_main(argv[1:])
     parser = suite_parser()
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ import numpy as np
 
 import reference as R
 
-from . import atomic
+from .report import atomic
 from .claims.common import smoothness, weight_sum
 from .config import noisy_tasks_of
 

@@ -22,15 +22,15 @@ from tqdm import tqdm
 
 import reference as R
 
-from . import theory
+from .claims import theory
 from .claims import CLAIMS
 from .claims import pareto as pareto_claim
 from .claims import rate as rate_claim
 from .claims import robustness as robustness_claim
 from .claims import stationarity as stationarity_claim
 from .config import ProblemSpec, SuiteConfig, noisy_tasks_of
-from .result import ClaimResult
-from .table import format_table
+from .report.result import ClaimResult
+from .report.table import format_table
 
 VERIFIABLE = ("rate", "pareto-optimal", "pareto-stationary", "robustness")
 """Claims that ``verify`` runs on any method. ``proof-steps`` and ``estimator`` are about
@@ -83,13 +83,13 @@ class Report:
         return format_table(list(self.claims))
 
     def to_json(self) -> dict:
-        from .suite import build_report
+        from .report.suite import build_report
         return build_report(self.settings, list(self.claims), self.elapsed_s)
 
     def save(self, out_dir: str | Path, *, figures: bool = True) -> Path:
         """``report.json``, ``data/*.npz`` and figures under ``out_dir`` (a new or empty folder,
         or an earlier output of ours: nothing else is ever overwritten)."""
-        from .suite import write_results
+        from .report.suite import write_results
         write_results(Path(out_dir), self.settings, list(self.claims), self.elapsed_s,
                       figures=figures)
         return Path(out_dir)

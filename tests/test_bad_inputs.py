@@ -13,7 +13,10 @@ import pytest
 
 import gpu
 import reference as R
-from proofs_check import atomic, cli, conformance, golden, suite
+from proofs_check import cli
+from proofs_check.conformance import golden
+from proofs_check.conformance import harness as conformance
+from proofs_check.report import atomic, suite
 from proofs_check.config import SuiteConfig
 
 P = R.make_linear_problem(3, 4, 20, seed=0)                 # m = 3, d = 4

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import reference as R
-from proofs_check import theory
+from proofs_check.claims import theory
 from proofs_check.claims import (common, estimator, pareto, proof_steps, rate, robustness,
                                   stationarity)
 from proofs_check.config import SuiteConfig
-from proofs_check.controls import SignFlippedExcessMTL, UnnormalisedExcessMTL
+from proofs_check.claims.controls import SignFlippedExcessMTL, UnnormalisedExcessMTL
 
 CONFIG = SuiteConfig(quick=True)
 

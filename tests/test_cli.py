@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from proofs_check import cli, suite
+from proofs_check import cli
+from proofs_check.report import suite
 from proofs_check.claims import CLAIMS
 
 FIGURES = {"rate_gap_vs_T.png", "weights.png", "excess_risks.png", "noise_sweep.png",

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import reference as R
-from proofs_check import conformance as C
-from proofs_check import golden
+from proofs_check.conformance import harness as C
+from proofs_check.conformance import golden
 from proofs_check.cli import main as cli_main
 from tests.impls import ExcessMTLLinearSpace, FrankWolfeMGDA, GroupDROLinearSpace
 
@@ -148,7 +148,7 @@ def test_an_altered_implementation_fails_against_a_golden_file():
 
 
 def _write(tmp_path, **arrays):
-    from proofs_check import atomic
+    from proofs_check.report import atomic
     p = tmp_path / "case.npz"
     atomic.write_npz(p, arrays)
     return p

@@ -11,7 +11,8 @@ import textwrap
 
 import pytest
 
-from proofs_check import atomic, cli, suite
+from proofs_check import cli
+from proofs_check.report import atomic, suite
 from proofs_check.config import SuiteConfig
 
 MANIFEST = atomic.MANIFEST
@@ -115,7 +116,7 @@ def test_a_crash_while_writing_leaves_the_previous_result_untouched(tmp_path, mo
     def boom(*a, **k):
         raise RuntimeError("figure failure")
 
-    monkeypatch.setattr("proofs_check.plots.make_figures", boom)
+    monkeypatch.setattr("proofs_check.report.plots.make_figures", boom)
     with pytest.raises(RuntimeError):
         suite.write_results(out, SuiteConfig(quick=True), results, 2.0)
     assert _snapshot(out) == before
@@ -130,8 +131,8 @@ def test_an_interruption_leaves_no_debris_and_one_line(tmp_path, capsys, monkeyp
         os.kill(os.getpid(), sig)
         raise AssertionError("the signal should have interrupted this call")
 
-    target = "proofs_check.suite.run_claims" if when == "claims" else \
-        "proofs_check.plots.make_figures"
+    target = "proofs_check.report.suite.run_claims" if when == "claims" else \
+        "proofs_check.report.plots.make_figures"
     monkeypatch.setattr(target, interrupt)
     out = tmp_path / "deep" / "results"
     assert cli.main(["--quick", "--claims", "proof-steps", "--out", str(out)]) == code

@@ -8,7 +8,7 @@ import pytest
 
 import proofs_check as pc
 import reference as R
-from proofs_check import atomic
+from proofs_check.report import atomic
 from proofs_check.config import ProblemSpec, SuiteConfig
 
 TWO = R.make_linear_problem(2, 3, 60, noise=[0.1, 1.0], seed=0)

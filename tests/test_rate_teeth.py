@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import reference as R
-from proofs_check import theory, verify
+from proofs_check import verify
+from proofs_check.claims import theory
 from proofs_check.claims import rate
 from proofs_check.config import SuiteConfig
 

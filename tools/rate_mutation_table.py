@@ -17,7 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from proofs_check import theory, verify  # noqa: E402
+from proofs_check import verify  # noqa: E402
+from proofs_check.claims import theory  # noqa: E402
 from proofs_check.claims import rate  # noqa: E402
 from proofs_check.config import SuiteConfig  # noqa: E402
 from proofs_check.verify import describe, on_simplex  # noqa: E402

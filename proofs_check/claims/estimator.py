@@ -11,7 +11,7 @@ import numpy as np
 import reference as R
 
 from ..config import SuiteConfig
-from ..result import ClaimResult, SubCheck
+from ..report.result import ClaimResult, SubCheck
 
 
 ID = "estimator"

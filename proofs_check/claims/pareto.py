@@ -12,7 +12,7 @@ import numpy as np
 import reference as R
 
 from ..config import SuiteConfig
-from ..result import ClaimResult, SubCheck
+from ..report.result import ClaimResult, SubCheck
 from .common import start_points, worst_over_seeds
 
 ID = "pareto-optimal"

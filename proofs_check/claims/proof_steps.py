@@ -11,9 +11,9 @@ import numpy as np
 
 import reference as R
 
-from .. import theory
+from . import theory
 from ..config import SuiteConfig
-from ..result import ClaimResult, SubCheck
+from ..report.result import ClaimResult, SubCheck
 
 ID = "proof-steps"
 STATEMENT = ("Every inequality of the O(1/√T) proof (convexity, one-step GD lemma, telescoping, "

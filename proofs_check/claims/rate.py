@@ -33,9 +33,9 @@ import numpy as np
 import gpu
 import reference as R
 
-from .. import theory
+from . import theory
 from ..config import SuiteConfig, noisy_tasks_of
-from ..result import ClaimResult, SubCheck
+from ..report.result import ClaimResult, SubCheck
 
 ID = "rate"
 STATEMENT = ("The duality gap of the averaged iterates (θ̄_T, ᾱ_T) vanishes: gap·√T does not grow "

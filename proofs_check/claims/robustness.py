@@ -23,7 +23,7 @@ import gpu
 import reference as R
 
 from ..config import ProblemSpec, SuiteConfig
-from ..result import ClaimResult, SubCheck
+from ..report.result import ClaimResult, SubCheck
 from .common import smoothness, weight_sum
 
 ID = "robustness"

@@ -18,7 +18,7 @@ import numpy as np
 
 import reference as R
 
-from .controls import SignFlippedExcessMTL
+from ..claims.controls import SignFlippedExcessMTL
 
 StepFn = Callable[[np.ndarray, np.ndarray], object]
 METHOD_NAMES = ("excessmtl", "groupdro", "equalweights", "mgda")

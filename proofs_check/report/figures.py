@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import atomic  # noqa: E402
-from .compare import Comparison, as_comparison  # noqa: E402
+from ..compare import Comparison, as_comparison  # noqa: E402
 from .figstyle import PRINT_DPI  # noqa: E402
 
 VECTOR_FORMATS = ("svg", "pdf")
@@ -153,7 +153,7 @@ def plot_gap_vs_T(report: object, path: str | Path, *, vector: str = "svg",
     import json
 
     from .plots import draw_rate
-    from .verify import Report
+    from ..verify import Report
     if isinstance(report, Report):
         claims = [(c.to_json(), c.arrays) for c in report.claims if c.id == "rate"]
     elif isinstance(report, (str, Path)):

@@ -24,8 +24,8 @@ import numpy as np
 
 import reference as R
 
-from .. import atomic
-from ..conformance import (METHOD_NAMES, ConformanceReport, MethodSpec, StepFn, compare,
+from ...report import atomic
+from ..harness import (METHOD_NAMES, ConformanceReport, MethodSpec, StepFn, compare,
                            default_problem, reference_inputs)
 
 FORMAT_VERSION = 1

@@ -13,8 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import atomic
-from .claims import CLAIMS
-from .config import SuiteConfig
+from ..claims import CLAIMS
+from ..config import SuiteConfig
 from .result import ClaimResult
 
 

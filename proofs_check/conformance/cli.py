@@ -14,8 +14,8 @@ from pathlib import Path
 import reference as R
 
 from . import golden
-from .cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
-from .conformance import METHOD_NAMES, check_weighting, default_problem, from_torch
+from ..cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
+from .harness import METHOD_NAMES, check_weighting, default_problem, from_torch
 
 
 def parser() -> OneLineParser:
