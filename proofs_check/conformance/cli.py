@@ -15,7 +15,8 @@ import reference as R
 
 from . import golden
 from ..cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
-from .harness import METHOD_NAMES, check_weighting, default_problem, from_torch
+from .adapters import from_torch
+from .harness import METHOD_NAMES, check_weighting, default_problem
 
 
 def parser() -> OneLineParser:

@@ -1,0 +1,194 @@
+"""Record a weighting inside a real training loop, then replay the reference on exactly what it
+saw.
+
+Whatever the model, batch size, dtype, optimiser or device, a weighting call sees (losses,
+task gradients) and returns weights. ``Recorder`` stores those per call as float64 copies;
+``check_recording`` feeds the same inputs to the reference and compares step by step, with the
+same diagnosis as ``check_weighting`` (``explained_by``, float32 recognition)::
+
+    rec = Recorder(my_weighting)              # a plain function (losses, grads) -> weights
+    ...  w = rec(losses, grads)  ...          # in the loop, in place of my_weighting
+    report = check_recording(rec, convention="paper")
+
+    with record(aggregator) as rec:           # a TorchJD Weighting or aggregator: a forward hook
+        ...  the training loop, unchanged  ...
+    report = check_recording(rec, convention="paper")
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import reference as R
+
+from ..report import atomic
+from .adapters import dtype_name, is_torch_module, to_numpy, torchjd_weighting
+from .harness import ConformanceReport, MethodSpec, judge, tolerances
+
+_PRECISION = ("float64", "float32", "bfloat16", "float16")   # most to least precise
+RECORDING_KEY = "excessmtl_oracle_recording_dtype"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Per weighting call t = 1..T: ``losses`` (T, m) or None (the weighting never saw them),
+    ``grads`` (T, m, d), the ``weights`` (T, m) it returned, and ``dtype``: the least precise
+    dtype among its inputs and outputs."""
+
+    losses: np.ndarray | None
+    grads: np.ndarray
+    weights: np.ndarray
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        T, m = self.weights.shape
+        if self.grads.ndim != 3 or self.grads.shape[:2] != (T, m):
+            raise ValueError(f"grads must have shape ({T}, {m}, d), got {self.grads.shape}")
+        if self.losses is not None and self.losses.shape != (T, m):
+            raise ValueError(f"losses must have shape ({T}, {m}), got {self.losses.shape}")
+
+    @property
+    def steps(self) -> int:
+        return len(self.weights)
+
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write one ``.npz`` (to a temporary file, then renamed). An existing file is replaced
+        only if it is a recording saved by us and ``overwrite`` is True."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"path must end in .npz, got {str(path)!r}")
+        if path.exists() and not overwrite:
+            raise atomic.OutputPathError(f"path: {path} exists; pass overwrite=True to replace "
+                                         "an earlier recording")
+        atomic.check_output_file(path, "path", _is_recording)
+        arrays = {"grads": self.grads, "weights": self.weights, RECORDING_KEY: np.array(self.dtype)}
+        if self.losses is not None:
+            arrays["losses"] = self.losses
+        atomic.write_npz(path, arrays)
+        return path
+
+
+def _is_recording(path: Path) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return RECORDING_KEY in z.files
+    except (OSError, ValueError):
+        return False
+
+
+def load_recording(path: str | Path) -> Recording:
+    """A recording saved by ``Recording.save``."""
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return Recording(losses=z["losses"] if "losses" in z.files else None,
+                             grads=z["grads"], weights=z["weights"],
+                             dtype=str(z[RECORDING_KEY]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"path: {p} is not a saved recording ({exc})") from None
+
+
+class Recorder:
+    """Wrap a weighting function ``fn(losses, grads) -> weights`` (NumPy arrays or torch
+    tensors, any dtype or device): calling the recorder calls ``fn`` unchanged and stores a
+    float64 copy of its inputs and output. ``Recorder()`` with no function records what is
+    passed to ``add(losses, grads, weights)``."""
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError(f"fn must be a callable (losses, grads) -> weights, got "
+                            f"{type(fn).__name__}")
+        self.fn = fn
+        self._losses: list[np.ndarray | None] = []
+        self._grads: list[np.ndarray] = []
+        self._weights: list[np.ndarray] = []
+        self._dtypes: set[str] = set()
+
+    def __call__(self, losses, grads):
+        if self.fn is None:
+            raise TypeError("this Recorder wraps no function: call add(losses, grads, weights)")
+        out = self.fn(losses, grads)
+        self.add(losses, grads, out)
+        return out
+
+    def add(self, losses, grads, weights) -> None:
+        """Record one call: its losses (or None), task gradients (m, d) and returned weights."""
+        g = to_numpy(grads)
+        w = to_numpy(weights).reshape(-1)
+        if g.ndim != 2 or g.shape[0] != w.shape[0]:
+            raise ValueError(f"grads must be (m, d) with m = {w.shape[0]} weights, got shape "
+                             f"{g.shape}")
+        self._losses.append(None if losses is None else to_numpy(losses).reshape(-1))
+        self._grads.append(g)
+        self._weights.append(w)
+        self._dtypes |= {dtype_name(x) for x in (losses, grads, weights) if x is not None}
+
+    def __len__(self) -> int:
+        return len(self._weights)
+
+    @property
+    def recording(self) -> Recording:
+        """What was recorded so far."""
+        if not self._weights:
+            raise ValueError("nothing was recorded: the weighting was never called")
+        no_losses = any(x is None for x in self._losses)
+        known = [d for d in _PRECISION if d in self._dtypes]
+        return Recording(losses=None if no_losses else np.stack(self._losses),
+                         grads=np.stack(self._grads), weights=np.stack(self._weights),
+                         dtype=known[-1] if known else "float64")
+
+
+@contextlib.contextmanager
+def record(target: object) -> Iterator[Recorder]:
+    """Record every call of ``target`` inside the ``with`` block.
+
+    ``target`` is a TorchJD ``Weighting`` or weighted aggregator (a forward hook records the
+    Jacobian matrix it is given and the weights it returns; the hook is removed on exit) or a
+    plain function, which the yielded recorder wraps: call the recorder in its place."""
+    if is_torch_module(target):
+        module = torchjd_weighting(target)
+        rec = Recorder()
+
+        def hook(_module, args, output):
+            rec.add(None, args[0], output)
+
+        handle = module.register_forward_hook(hook)
+        try:
+            yield rec
+        finally:
+            handle.remove()
+    elif callable(target):
+        yield Recorder(target)
+    else:
+        raise TypeError(f"target must be a TorchJD Weighting/aggregator or a callable (losses, "
+                        f"grads) -> weights, got {type(target).__name__}")
+
+
+def check_recording(recording: Recording | Recorder, method: str = "excessmtl",
+                    convention: str = "official", step_size: float = 1.0, *,
+                    rtol: float | None = None, atol: float | None = None,
+                    dtype: str | None = None, accept_rescaled: bool = False,
+                    **options: object) -> ConformanceReport:
+    """Replay the reference ``method`` on exactly the recorded inputs and compare its weights
+    with the recorded ones, step by step. ``dtype`` (default: the recording's own) sets the
+    default tolerances; ``options`` go to the reference method (e.g. ``warmup=3``)."""
+    rec = recording.recording if isinstance(recording, Recorder) else recording
+    if not isinstance(rec, Recording):
+        raise TypeError(f"recording must be a Recording or Recorder, got {type(rec).__name__}")
+    dtype = rec.dtype if dtype is None else dtype
+    rtol, atol = tolerances(dtype, rtol, atol)
+    spec = MethodSpec(method, convention, float(step_size), dict(options))
+    losses = rec.losses
+    if losses is None:
+        if method == "groupdro":
+            raise ValueError("recording: GroupDRO weights depend on the losses, and this "
+                             "recording has none (a TorchJD weighting sees only gradients)")
+        losses = np.zeros(rec.weights.shape)       # unused by the other methods
+    expected = R.replay(spec.build(), losses, rec.grads)
+    return judge(spec, losses, rec.grads, rec.weights, expected, rtol=rtol, atol=atol,
+                 accept_rescaled=accept_rescaled, dtype=dtype)
