@@ -217,3 +217,48 @@ def test_a_torchjd_training_loop_is_checked_through_the_recorder(dtype_name):
     # the hook is gone after the block
     torch_training_loop(aggregator, getattr(torch, dtype_name), steps=2)
     assert len(rec) == 40
+
+
+# ------------------------------------------------------------------------------------ CLI
+def test_cli_takes_any_factory_argument_name_and_every_reference_option(tmp_path, monkeypatch,
+                                                                        capsys):
+    from proofs_check.cli import main
+    (tmp_path / "ports.py").write_text(
+        "from tests.impls import ExcessMTLLinearSpace\n"
+        "def libmtl_style(task_num):\n    return ExcessMTLLinearSpace(task_num)\n"
+        "def any_name(k):\n    return ExcessMTLLinearSpace(k, warmup=3, baseline_eps=1e-7)\n"
+        "def no_argument():\n    return ExcessMTLLinearSpace(3, sqrt=False, eta=0.5)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["conformance", "ports:libmtl_style"]) == 0
+    assert main(["conformance", "ports:any_name", "--warmup", "3", "--baseline-eps", "1e-7"]) == 0
+    assert main(["conformance", "ports:no_argument", "--no-sqrt", "--step-size", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["conformance", "ports:any_name", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["explained_by"] == {"warmup": 3, "baseline_eps": 1e-7}
+
+
+def test_cli_checks_a_saved_recording(tmp_path, capsys):
+    from proofs_check.cli import main
+    rec = C.Recorder(ExcessMTLLinearSpace(3, first_step_update=True))
+    numpy_training_loop(rec, steps=20)
+    path = rec.recording.save(tmp_path / "loop.npz")
+    assert main(["conformance", "--recording", str(path), "--first-step-update"]) == 0
+    assert main(["conformance", "--recording", str(path)]) == 1
+    assert "explained by: first_step_update=True" in capsys.readouterr().out
+    assert main(["conformance", "--recording", str(tmp_path / "missing.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a saved recording" in err
+
+
+def test_cli_adapts_a_torchjd_class_and_hints_at_tensors(capsys):
+    pytest.importorskip("torchjd")
+    from proofs_check.cli import main
+    assert main(["conformance", "torchjd.aggregation:ExcessMTLWeighting", "--convention",
+                 "paper", "--first-step-update", "--baseline-eps", "1e-7"]) == 0
+    assert main(["conformance", "tests.impls_torch:LibMTLExcessMTL"]) == 1
+    assert "pass --torch" in capsys.readouterr().out
+    assert main(["conformance", "tests.impls_torch:LibMTLExcessMTL", "--torch"]) == 1
+    assert "float32 size" in capsys.readouterr().out
+    assert main(["conformance", "tests.impls_torch:LibMTLExcessMTL", "--torch", "--dtype",
+                 "float32"]) == 0

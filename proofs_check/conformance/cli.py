@@ -1,7 +1,9 @@
 """``python -m proofs_check conformance module:callable``: check a user's weighting implementation.
 
-``callable`` is a factory returning a fresh stateful ``step_fn(losses, grads) -> weights``; it is
-called with ``n_tasks=`` and ``dim=`` when it accepts them, else with no arguments.
+``callable`` is a factory returning a fresh stateful ``step_fn(losses, grads) -> weights`` (or a
+TorchJD weighting, adapted automatically); it is given the number of tasks under whatever name
+its one parameter has (``n_tasks``, ``task_num``, …) and ``dim=`` when it asks for it.
+``--recording FILE.npz`` checks a recording saved from a training loop instead.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import reference as R
 
 from . import golden
 from ..cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
-from .adapters import from_torch
-from .harness import METHOD_NAMES, check_weighting, default_problem
+from .adapters import adapt, from_torch, is_torch_module
+from .harness import METHOD_NAMES, TOLERANCES, check_weighting, default_problem
+from .record import check_recording, load_recording
 
 
 def parser() -> OneLineParser:
@@ -27,34 +30,84 @@ def parser() -> OneLineParser:
                              "error, or the module/factory could not be loaded or crashed.")
     p.add_argument("target", nargs="?",
                    help="module:callable, a factory returning a stateful step_fn(losses, grads) "
-                        "-> weights; it is given n_tasks= and dim= (or task_num=) when it "
-                        "accepts them")
+                        "-> weights or a TorchJD weighting; it is given the number of tasks "
+                        "(under its one parameter's name, e.g. n_tasks or task_num) and dim= "
+                        "when it asks for it")
+    p.add_argument("--recording", type=Path, default=None, metavar="FILE.npz",
+                   help="check a recording saved from a training loop (Recording.save) instead "
+                        "of driving a factory")
     p.add_argument("--method", choices=METHOD_NAMES, default="excessmtl",
                    help="the reference method the implementation claims to be (default "
                         "excessmtl)")
     p.add_argument("--convention", choices=("official", "paper"), default="official",
                    help="weights summing to m from 1 (official code) or on the simplex (paper)")
     p.add_argument("--step-size", type=float, default=1.0, help="η_α (default 1.0)")
+    ref = p.add_argument_group("reference options (ExcessMTL), as the implementation claims them")
+    ref.add_argument("--warmup", type=int, default=None, metavar="W",
+                     help="baseline averaged over the first W steps (default 1: the first "
+                          "estimate, as the official code)")
+    ref.add_argument("--first-step-update", action="store_true",
+                     help="also update the weights on step 1 with the raw estimate (TorchJD)")
+    ref.add_argument("--baseline-eps", type=float, default=None, metavar="E",
+                     help="ε added to the baseline in the scale-processing division (default 0; "
+                          "TorchJD 1e-7)")
+    ref.add_argument("--eps", type=float, default=None, metavar="E",
+                     help="accumulator ε in Σg²/sqrt(S+ε) (default 1e-7)")
+    ref.add_argument("--no-sqrt", action="store_true",
+                     help="the accumulator without sqrt: Σg²/(S+ε)")
+    ref.add_argument("--no-scale-processing", action="store_true",
+                     help="update with the raw estimate at every step (no division by the "
+                          "baseline)")
+    ref.add_argument("--lagged", action="store_true",
+                     help="the weights are applied one step late (updated after the model step)")
     p.add_argument("--steps", type=int, default=50,
-                   help="number of steps compared (default 50)")
+                   help="number of weighting steps compared along the reference trajectory "
+                        "(default 50)")
     p.add_argument("--problem", choices=("linear", "logistic"), default="linear",
                    help="the synthetic problem whose trajectory feeds the inputs: 3 linear tasks "
                         "(d = 4, n = 64) or 3 logistic tasks (d = 4, n = 64, flips 0/0.1/0.3)")
     p.add_argument("--golden", default=None,
                    help="check against a shipped golden trajectory instead (see --list-golden)")
-    p.add_argument("--rtol", type=float, default=1e-9,
-                   help="relative tolerance per weight (default 1e-9; about 1e-5 for float32)")
-    p.add_argument("--atol", type=float, default=1e-12,
-                   help="absolute tolerance per weight (default 1e-12)")
+    p.add_argument("--dtype", choices=tuple(TOLERANCES), default=None,
+                   help="the precision the implementation computes in; sets the default "
+                        "tolerances (float64: rtol 1e-9, atol 1e-12; float32: 1e-4, 1e-7; "
+                        "default float64, or a recording's own dtype)")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="relative tolerance per weight (default: the dtype's)")
+    p.add_argument("--atol", type=float, default=None,
+                   help="absolute tolerance per weight (default: the dtype's)")
     p.add_argument("--accept-rescaled", action="store_true",
-                   help="accept weights that differ by a positive factor (Σα = 1 vs m)")
+                   help="accept weights that differ by a positive factor (Σα = 1 vs m) and "
+                        "report what departs besides")
     p.add_argument("--torch", action="store_true", help="the step_fn takes and returns tensors")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON (explained_by, precision, errors, …)")
     p.add_argument("--list-golden", action="store_true", help="list the shipped golden files")
     p.add_argument("--write-golden", type=Path, default=None, metavar="DIR",
                    help="regenerate every golden file into DIR (new, empty, or holding golden "
                         "files only)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
+
+
+def reference_options(args) -> dict:
+    """The reference keyword options set on the command line."""
+    out: dict = {}
+    if args.warmup is not None:
+        out["warmup"] = args.warmup
+    if args.first_step_update:
+        out["first_step_update"] = True
+    if args.baseline_eps is not None:
+        out["baseline_eps"] = args.baseline_eps
+    if args.eps is not None:
+        out["eps"] = args.eps
+    if args.no_sqrt:
+        out["sqrt_accumulator"] = False
+    if args.no_scale_processing:
+        out["scale_processing"] = False
+    if args.lagged:
+        out["lagged"] = True
+    return out
 
 
 def load_factory(target: str):
@@ -78,31 +131,48 @@ def load_factory(target: str):
     return factory
 
 
-FACTORY_ARGUMENTS = (("n_tasks", "n_tasks"), ("task_num", "n_tasks"), ("num_tasks", "n_tasks"),
-                     ("dim", "dim"))
+SIZE_NAMES = ("n_tasks", "task_num", "num_tasks", "m", "n")
+DIM_NAMES = ("dim", "d", "n_params")
 
 
 def make_step_fn(factory, n_tasks: int, dim: int):
-    """Call ``factory`` with the sizes it asks for (``n_tasks``/``task_num``/``num_tasks``,
-    ``dim``). A factory that raises is an error (exit 2), not a conformance finding."""
+    """Call ``factory`` with the sizes it asks for: ``dim`` (or ``d``) by name, and the number of
+    tasks under a known name (``n_tasks``, ``task_num``, …) or, if it has exactly one other
+    required parameter, under that one, whatever its name. What it returns is adapted
+    (``adapters.adapt``: a TorchJD weighting is wrapped). A factory that raises is an error
+    (exit 2), not a conformance finding."""
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}
-    sizes = {"n_tasks": n_tasks, "dim": dim}
-    kwargs = {k: sizes[what] for k, what in FACTORY_ARGUMENTS if k in params}
+    kwargs = {k: dim for k in DIM_NAMES if k in params}
+    named = [k for k in SIZE_NAMES if k in params]
+    required = [k for k, prm in params.items() if k not in kwargs and prm.default is prm.empty
+                and prm.kind in (prm.POSITIONAL_OR_KEYWORD, prm.KEYWORD_ONLY)]
+    if named:
+        kwargs[named[0]] = n_tasks
+    elif len(required) == 1:
+        kwargs[required[0]] = n_tasks
     try:
         step_fn = factory(**kwargs)
     except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
         raise ValueError(f"the factory {getattr(factory, '__name__', factory)!r} raised "
                          f"{type(exc).__name__}: {exc}") from None
-    if isinstance(factory, type) and not callable(step_fn):
-        raise TypeError(f"{factory.__name__} is a class whose instances are not callable: give "
-                        "a factory returning step_fn(losses, grads) -> weights (for a TorchJD "
-                        "Weighting, wrap it; see docs/conformance.md)")
-    if not callable(step_fn):
-        raise TypeError("the factory must return a callable step_fn(losses, grads) -> weights, "
-                        f"got {type(step_fn).__name__}")
+    try:
+        return adapt(step_fn)
+    except TypeError:
+        what = (f"{factory.__name__} is a class whose instances are not callable"
+                if isinstance(factory, type) else
+                f"the factory returned {type(step_fn).__name__}, which is not callable")
+        raise TypeError(f"{what}: give a factory returning step_fn(losses, grads) -> weights, "
+                        "or a TorchJD weighting (see docs/conformance.md)") from None
+
+
+def _torch_hint(step_fn) -> object:
+    """A torch module that is not TorchJD's takes tensors: say so instead of failing later."""
+    if is_torch_module(step_fn) and not type(step_fn).__module__.startswith("torchjd"):
+        raise TypeError(f"the factory returned a torch module ({type(step_fn).__name__}); pass "
+                        "--torch if it takes (losses, grads) tensors")
     return step_fn
 
 
@@ -114,34 +184,46 @@ def _run(args) -> int:
         for path in golden.generate(args.write_golden):
             emit(str(path))
         return EXIT_OK
-    factory = load_factory(args.target)
-    if args.golden:
+    options = reference_options(args)
+    if args.recording is not None:
+        report = check_recording(load_recording(args.recording), args.method, args.convention,
+                                 args.step_size, rtol=args.rtol, atol=args.atol,
+                                 dtype=args.dtype, accept_rescaled=args.accept_rescaled,
+                                 **options)
+    elif args.golden:
+        factory = load_factory(args.target)
         g = golden.load_golden(args.golden)
         step_fn = make_step_fn(factory, g.losses.shape[1], g.grads.shape[2])
-        step_fn = from_torch(step_fn) if args.torch else step_fn
+        step_fn = from_torch(step_fn) if args.torch else _torch_hint(step_fn)
         report = golden.check_golden(step_fn, args.golden, accept_rescaled=args.accept_rescaled)
     else:
+        factory = load_factory(args.target)
         problem = default_problem() if args.problem == "linear" else \
             R.make_logistic_problem(3, 4, 64, flip=[0.0, 0.1, 0.3], seed=0)
         step_fn = make_step_fn(factory, problem.n_tasks, problem.dim)
-        step_fn = from_torch(step_fn) if args.torch else step_fn
+        step_fn = from_torch(step_fn) if args.torch else _torch_hint(step_fn)
         report = check_weighting(step_fn, args.method, args.convention, args.step_size,
                                  problem, args.steps, args.rtol, args.atol,
                                  lr=0.05 if args.problem == "linear" else 0.5,
-                                 accept_rescaled=args.accept_rescaled)
-    emit(str(report))
+                                 accept_rescaled=args.accept_rescaled,
+                                 dtype=args.dtype or "float64", **options)
+    emit(report.to_json_text() if args.json else str(report))
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def main(argv: list[str]) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if not (args.target or args.list_golden or args.write_golden is not None):
-        p.error("give module:callable (or --list-golden / --write-golden DIR)")
+    if not (args.target or args.recording or args.list_golden or args.write_golden is not None):
+        p.error("give module:callable, --recording FILE.npz, --list-golden or --write-golden DIR")
     if args.steps < 1:
         p.error("--steps must be a positive integer")
-    for flag, val in (("--rtol", args.rtol), ("--atol", args.atol),
-                      ("--step-size", args.step_size)):
+    if args.warmup is not None and args.warmup < 0:
+        p.error(f"--warmup must be a non-negative integer, got {args.warmup}")
+    for flag, val in (("--rtol", args.rtol), ("--atol", args.atol), ("--eps", args.eps),
+                      ("--baseline-eps", args.baseline_eps), ("--step-size", args.step_size)):
+        if val is None:
+            continue
         if not (val >= 0 and val < float("inf")) or (flag == "--step-size" and val == 0):
             p.error(f"{flag} must be a finite number {'> 0' if flag == '--step-size' else '>= 0'}"
                     f", got {val}")

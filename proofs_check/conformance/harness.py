@@ -271,6 +271,9 @@ def _call(step_fn: StepFn, losses: np.ndarray, grads: np.ndarray, m: int, t: int
         if hasattr(step_fn, "parameters") and hasattr(step_fn, "forward"):
             hint = (" (a torch module: wrap it with conformance.from_torchjd(...) or "
                     "conformance.from_torch(...), see docs/conformance.md)")
+        elif "Tensor" in str(exc):
+            hint = (" (it seems to expect torch tensors: wrap it with conformance.from_torch(...)"
+                    ", or pass --torch on the command line)")
         return None, f"step_fn raised {type(exc).__name__}: {exc} at step {t}{hint}"
     if hasattr(out, "detach") and hasattr(out, "cpu"):        # a torch tensor without the adapter
         out = out.detach().cpu().numpy()
