@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "conformance":
         from .conformance.cli import main as conformance_main
         return conformance_main(argv[1:])
+    if argv and argv[0] == "sweep":
+        from .sweep.cli import main as sweep_main
+        return sweep_main(argv[1:])
     parser = suite_parser()
     args = parser.parse_args(argv)
     if args.seed is not None and args.seed < 0:

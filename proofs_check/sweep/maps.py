@@ -1,0 +1,130 @@
+"""Maps of where each claim holds, drawn from ``results.parquet`` only.
+
+* ``claim_map``: per method, a heatmap over two axes of the fraction of seeds in which a claim
+  column holds (``robust``: the noisy task's weight rises by ≤ 0.05 over the lowest noise;
+  ``no_harm``: the clean tasks' max excess rises by ≤ 10%; see ``holds``); further axes are
+  pooled (the title says which).
+* ``metric_vs_axis``: a metric against one axis, median over seeds with a 10–90% band, one line
+  per method, one panel per value of a second axis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..report.figstyle import METHOD_STYLE  # noqa: E402
+from ..report.figures import save_figure  # noqa: E402
+
+LABELS = {"noise": "noise of task 0 (flip rate / σ)", "step_size": "η_α",
+          "batch_size": "batch size (0 = full)", "warmup": "warm-up steps",
+          "scale_processing": "scale processing", "estimator": "estimator",
+          "n_tasks": "m (tasks)", "lr": "θ step", "dim": "d", "n_samples": "n",
+          "family": "family"}
+METRIC_LABELS = {"alpha_noisy": "α_T of the noisy task (on Δ_m)",
+                 "max_excess": "max_i E_i(θ_T)", "gap": "max_i E_i(θ_T) − min–max value",
+                 "clean_max_excess": "clean tasks' max excess risk"}
+
+
+def _load(out: Path):
+    import pandas as pd
+    frame = pd.read_parquet(out / "results.parquet")
+    meta = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+    axes = [a for a, vals in meta["grid"]["axes"].items() if len(vals) > 1]
+    return frame, meta, axes
+
+
+def claim_map(frame, axes: list[str], method: str, ax, column: str = "robust"):
+    """Heatmap of the fraction of seeds in which ``column`` holds over axes[0] × axes[1]."""
+    sub = frame[frame["method"] == method]
+    x = axes[0]
+    y = axes[1] if len(axes) > 1 else None
+    xs = sorted(sub[x].unique(), key=repr) if x else [None]
+    ys = sorted(sub[y].unique(), key=repr) if y else [None]
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for j, yv in enumerate(ys):
+        for i, xv in enumerate(xs):
+            sel = sub
+            if x:
+                sel = sel[sel[x] == xv]
+            if y:
+                sel = sel[sel[y] == yv]
+            if len(sel):
+                grid[j, i] = sel[column].mean()
+    im = ax.imshow(grid, origin="lower", vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+    for j in range(len(ys)):
+        for i in range(len(xs)):
+            if np.isfinite(grid[j, i]):
+                ax.text(i, j, f"{grid[j, i]:.0%}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys] if y else [""])
+    ax.set_xlabel(LABELS.get(x, x) if x else "")
+    ax.set_ylabel(LABELS.get(y, y) if y else "")
+    ax.set_title(method, fontsize=9)
+    return im
+
+
+def metric_vs_axis(frame, metric: str, x: str, panel: str | None, ax_list, methods) -> None:
+    panels = sorted(frame[panel].unique(), key=repr) if panel else [None]
+    for ax, pv in zip(ax_list, panels):
+        sub = frame if pv is None else frame[frame[panel] == pv]
+        for name in methods:
+            part = sub[sub["method"] == name]
+            xs = sorted(part[x].unique(), key=repr)
+            vals = [part[part[x] == v][metric].to_numpy() for v in xs]
+            med = [np.nanmedian(v) for v in vals]
+            lo = [np.nanpercentile(v, 10) for v in vals]
+            hi = [np.nanpercentile(v, 90) for v in vals]
+            style = METHOD_STYLE.get(name, {})
+            pos = np.arange(len(xs)) if not np.issubdtype(np.asarray(xs).dtype, np.number) \
+                else np.asarray(xs, float)
+            ax.plot(pos, med, label=name, mfc="none", **style)
+            ax.fill_between(pos, lo, hi, alpha=0.15, color=style.get("color"))
+            if not np.issubdtype(np.asarray(xs).dtype, np.number):
+                ax.set_xticks(pos, [str(v) for v in xs])
+        ax.set_xlabel(LABELS.get(x, x))
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        if pv is not None:
+            ax.set_title(f"{LABELS.get(panel, panel)} = {pv}", fontsize=9)
+        ax.grid(alpha=0.3)
+    ax_list[0].legend(fontsize=7)
+
+
+def draw_maps(out: Path) -> list[Path]:
+    """Every figure of a finished sweep into ``out/figures`` (PNG + SVG); returns the paths."""
+    frame, meta, axes = _load(Path(out))
+    methods = list(meta["grid"]["methods"])
+    fig_dir = Path(out) / "figures"
+    written: list[Path] = []
+    pooled = [a for a in axes[2:]]
+    n = len(methods)
+    titles = {"robust": "noisy task's weight rises by ≤ 0.05 over the lowest noise",
+              "no_harm": "clean tasks' max excess rises by ≤ 10% over the lowest noise"}
+    for column, title in titles.items():
+        fig, axs = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
+        im = None
+        for ax, name in zip(axs[0], methods):
+            im = claim_map(frame, axes[:2] if axes else [None], name, ax, column)
+        fig.colorbar(im, ax=axs[0, -1], label="fraction of seeds")
+        fam = meta["grid"]["fixed"].get("family", "logistic")
+        fig.suptitle(f"{title}: {fam}, {meta['grid']['seeds']} seeds per cell (the lowest "
+                     "noise holds by construction)"
+                     + (f"; pooled over {', '.join(pooled)}" if pooled else ""), fontsize=9)
+        written += save_figure(fig, fig_dir / f"{column}_map.png", overwrite=True)
+    if axes:
+        x, panel = axes[0], (axes[1] if len(axes) > 1 else None)
+        k = 1 if panel is None else min(4, frame[panel].nunique())
+        for metric in ("alpha_noisy", "max_excess", "gap"):
+            fig, axs = plt.subplots(1, k, figsize=(3.6 * k, 3.2), squeeze=False)
+            metric_vs_axis(frame, metric, x, panel, list(axs[0]), methods)
+            fig.suptitle(f"{METRIC_LABELS[metric]}: median and 10–90% over seeds"
+                         + (f"; pooled over {', '.join(axes[2:])}" if axes[2:] else ""),
+                         fontsize=10)
+            written += save_figure(fig, fig_dir / f"{metric}_vs_{x}.png", overwrite=True)
+    return written

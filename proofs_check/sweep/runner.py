@@ -1,0 +1,108 @@
+"""Run a grid on Dask: one task per unfinished cell, each a batch of seeds through ``gpu/``.
+
+By default a ``LocalCluster`` of ``workers`` processes (one thread each) is started and closed
+here; ``scheduler`` connects to a running one instead (a real cluster, or dask-cuda's
+``LocalCUDACluster`` for several GPUs). Cells are written by this process as they finish, so a
+worker lost mid-cell costs only that cell, which Dask recomputes on another worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .cell import rows as cell_rows
+from .cell import run_cell
+from .grid import Grid, load_grid
+from .store import (check_out_dir, read_cell, read_meta, versions, write_cell, write_meta,
+                    write_results)
+
+
+def _distributed():
+    try:
+        import dask.distributed as dd
+    except ImportError as exc:
+        raise ImportError("sweeps need dask.distributed, pandas and pyarrow: "
+                          "pip install 'excessmtl-oracle[sweep]'") from exc
+    return dd
+
+
+def _client(dd, workers: int, scheduler: str | None):
+    """(client, cluster or None). The cluster is ours to close; a scheduler's is not."""
+    if scheduler:
+        try:
+            return dd.Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"--scheduler: cannot connect to {scheduler!r}: {exc}") from None
+    cluster = dd.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None)
+    return dd.Client(cluster), cluster
+
+
+def run_sweep(grid: Grid | str | Path, out: str | Path, *, workers: int = 2,
+              scheduler: str | None = None, backend: str = "numpy", extend: bool = False,
+              progress: bool = False, figures: bool = True,
+              on_cell: Callable[[int, int], None] | None = None) -> dict:
+    """Run every unfinished cell of ``grid`` and write ``out`` (see ``store``). Returns the
+    ``sweep.json`` document. ``on_cell(done, total)`` is called after each cell is written."""
+    grid = grid if isinstance(grid, Grid) else load_grid(grid)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if backend not in ("numpy", "cupy"):
+        raise ValueError(f"backend must be 'numpy' or 'cupy', got {backend!r}")
+    out = check_out_dir(Path(out), grid, extend=extend)
+    dd = _distributed()
+    import pandas  # noqa: F401 - fail before the work if the table cannot be written
+    import pyarrow  # noqa: F401
+    start = time.perf_counter()
+    cells = grid.cells()
+    ids = [grid.cell_id(c) for c in cells]
+    todo = [k for k, cid in enumerate(ids) if read_cell(out, cid) is None]
+    skipped = len(cells) - len(todo)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = read_meta(out) or {}
+    meta = {"grid": grid.to_json(), "fingerprint": grid.fingerprint(), "source": grid.source,
+            "versions": versions(), "backend": backend,
+            "workers": None if scheduler else workers, "scheduler": scheduler,
+            "cells_total": len(cells), "cells_done": skipped, "cells_skipped": skipped,
+            "cells_computed": 0, "wall_s": None, "complete": False,
+            "earlier_fingerprints": sorted({*previous.get("earlier_fingerprints", []),
+                                            previous.get("fingerprint", grid.fingerprint())}
+                                           - {grid.fingerprint()})}
+    write_meta(out, meta)
+    seeds = list(range(grid.seeds))
+    computed = 0
+    if todo:
+        client, cluster = _client(dd, workers, scheduler)
+        try:
+            futures = {client.submit(run_cell, grid.settings(cells[k]), seeds, grid.steps,
+                                     list(grid.methods), backend, pure=False): k for k in todo}
+            bar = tqdm(total=len(cells), initial=skipped, desc="cells", unit="cell",
+                       disable=not progress)
+            for fut in dd.as_completed(futures):
+                k = futures[fut]
+                result = fut.result()
+                write_cell(out, ids[k], cells[k], cell_rows(cells[k], result, seeds,
+                                                            list(grid.methods)), result)
+                computed += 1
+                bar.update(1)
+                if on_cell is not None:
+                    on_cell(skipped + computed, len(cells))
+            bar.close()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    rows = [row for cid in ids for row in read_cell(out, cid)["rows"]]
+    write_results(out, rows, list(grid.axes))
+    meta.update(cells_done=len(cells), cells_computed=computed,
+                wall_s=round(time.perf_counter() - start, 3), complete=True)
+    write_meta(out, meta)
+    if figures:
+        from .maps import draw_maps
+        meta["figures"] = [str(p.relative_to(out)) for p in draw_maps(out)]
+        write_meta(out, meta)
+    return meta
