@@ -150,4 +150,4 @@ def test_the_example_grid_is_printed_and_parses(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.strip() == EXAMPLE.strip()
     grid = load_grid(write_grid(tmp_path, text))
-    assert len(grid.cells()) == 6 and grid.seeds == 8
+    assert len(grid.cells()) == 12 and grid.seeds == 8

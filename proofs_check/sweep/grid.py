@@ -29,8 +29,8 @@ n_samples = 200
 noise = [0.0, 0.2, 0.4]      # flip rate (logistic) or noise std (linear) of task 0
 step_size = [0.1, 1.0]       # η_α
 batch_size = [0]             # 0 = full batch
+scale_processing = [true, false]   # ExcessMTL: Ê/Ê^(1) (official) or the raw Ê (the paper's game)
 # warmup = [0, 3]            # scale-processing warm-up (ExcessMTL)
-# scale_processing = [true, false]
 # estimator = ["exact", "adagrad"]   # for methods written "ExcessMTL" without one
 # n_tasks = [3, 5]
 # lr = [0.1, 0.5]            # θ step on the simplex scale (default 1/L_max)

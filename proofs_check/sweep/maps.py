@@ -27,6 +27,7 @@ LABELS = {"noise": "noise of task 0 (flip rate / σ)", "step_size": "η_α",
           "scale_processing": "scale processing", "estimator": "estimator",
           "n_tasks": "m (tasks)", "lr": "θ step", "dim": "d", "n_samples": "n",
           "family": "family"}
+LINE_STYLES = ("-", "--", ":", "-.")
 METRIC_LABELS = {"alpha_noisy": "α_T of the noisy task (on Δ_m)",
                  "max_excess": "max_i E_i(θ_T)", "gap": "max_i E_i(θ_T) − min–max value",
                  "clean_max_excess": "clean tasks' max excess risk"}
@@ -70,30 +71,37 @@ def claim_map(frame, axes: list[str], method: str, ax, column: str = "robust"):
     return im
 
 
-def metric_vs_axis(frame, metric: str, x: str, panel: str | None, ax_list, methods) -> None:
+def metric_vs_axis(frame, metric: str, x: str, panel: str | None, ax_list, methods,
+                   lines: str | None = None) -> None:
+    """``metric`` against axis ``x``: one panel per value of ``panel``, one line per method (and
+    per value of ``lines``, told apart by the line style)."""
     panels = sorted(frame[panel].unique(), key=repr) if panel else [None]
+    line_values = sorted(frame[lines].unique(), key=repr) if lines else [None]
     for ax, pv in zip(ax_list, panels):
         sub = frame if pv is None else frame[frame[panel] == pv]
         for name in methods:
-            part = sub[sub["method"] == name]
-            xs = sorted(part[x].unique(), key=repr)
-            vals = [part[part[x] == v][metric].to_numpy() for v in xs]
-            med = [np.nanmedian(v) for v in vals]
-            lo = [np.nanpercentile(v, 10) for v in vals]
-            hi = [np.nanpercentile(v, 90) for v in vals]
-            style = METHOD_STYLE.get(name, {})
-            pos = np.arange(len(xs)) if not np.issubdtype(np.asarray(xs).dtype, np.number) \
-                else np.asarray(xs, float)
-            ax.plot(pos, med, label=name, mfc="none", **style)
-            ax.fill_between(pos, lo, hi, alpha=0.15, color=style.get("color"))
-            if not np.issubdtype(np.asarray(xs).dtype, np.number):
-                ax.set_xticks(pos, [str(v) for v in xs])
+            for ls, lv in zip(LINE_STYLES, line_values):
+                part = sub[sub["method"] == name]
+                part = part if lv is None else part[part[lines] == lv]
+                xs = sorted(part[x].unique(), key=repr)
+                vals = [part[part[x] == v][metric].to_numpy() for v in xs]
+                med = [np.nanmedian(v) for v in vals]
+                lo = [np.nanpercentile(v, 10) for v in vals]
+                hi = [np.nanpercentile(v, 90) for v in vals]
+                style = METHOD_STYLE.get(name, {})
+                numeric = np.issubdtype(np.asarray(xs).dtype, np.number)
+                pos = np.asarray(xs, float) if numeric else np.arange(len(xs))
+                label = name if lv is None else f"{name}, {LABELS.get(lines, lines)} = {lv}"
+                ax.plot(pos, med, label=label, mfc="none", ls=ls, **style)
+                ax.fill_between(pos, lo, hi, alpha=0.10, color=style.get("color"))
+                if not numeric:
+                    ax.set_xticks(pos, [str(v) for v in xs])
         ax.set_xlabel(LABELS.get(x, x))
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         if pv is not None:
             ax.set_title(f"{LABELS.get(panel, panel)} = {pv}", fontsize=9)
         ax.grid(alpha=0.3)
-    ax_list[0].legend(fontsize=7)
+    ax_list[0].legend(fontsize=6)
 
 
 def draw_maps(out: Path) -> list[Path]:
@@ -102,17 +110,24 @@ def draw_maps(out: Path) -> list[Path]:
     methods = list(meta["grid"]["methods"])
     fig_dir = Path(out) / "figures"
     written: list[Path] = []
-    pooled = [a for a in axes[2:]]
     n = len(methods)
+    facet = axes[2] if len(axes) > 2 else None          # one row of panels per value
+    pooled = axes[3:]
+    rows = sorted(frame[facet].unique(), key=repr) if facet else [None]
     titles = {"robust": "noisy task's weight rises by ≤ 0.05 over the lowest noise",
               "no_harm": "clean tasks' max excess rises by ≤ 10% over the lowest noise"}
+    fam = meta["grid"]["fixed"].get("family", "logistic")
     for column, title in titles.items():
-        fig, axs = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
+        fig, axs = plt.subplots(len(rows), n, figsize=(3.2 * n, 2.9 * len(rows) + 0.4),
+                                squeeze=False)
         im = None
-        for ax, name in zip(axs[0], methods):
-            im = claim_map(frame, axes[:2] if axes else [None], name, ax, column)
-        fig.colorbar(im, ax=axs[0, -1], label="fraction of seeds")
-        fam = meta["grid"]["fixed"].get("family", "logistic")
+        for r, fv in enumerate(rows):
+            sub = frame if facet is None else frame[frame[facet] == fv]
+            for ax, name in zip(axs[r], methods):
+                im = claim_map(sub, axes[:2] if axes else [None], name, ax, column)
+                if facet is not None:
+                    ax.set_title(f"{name}\n{LABELS.get(facet, facet)} = {fv}", fontsize=8)
+            fig.colorbar(im, ax=axs[r, -1], label="fraction of seeds")
         fig.suptitle(f"{title}: {fam}, {meta['grid']['seeds']} seeds per cell (the lowest "
                      "noise holds by construction)"
                      + (f"; pooled over {', '.join(pooled)}" if pooled else ""), fontsize=9)
@@ -122,9 +137,9 @@ def draw_maps(out: Path) -> list[Path]:
         k = 1 if panel is None else min(4, frame[panel].nunique())
         for metric in ("alpha_noisy", "max_excess", "gap"):
             fig, axs = plt.subplots(1, k, figsize=(3.6 * k, 3.2), squeeze=False)
-            metric_vs_axis(frame, metric, x, panel, list(axs[0]), methods)
+            metric_vs_axis(frame, metric, x, panel, list(axs[0]), methods, lines=facet)
             fig.suptitle(f"{METRIC_LABELS[metric]}: median and 10–90% over seeds"
-                         + (f"; pooled over {', '.join(axes[2:])}" if axes[2:] else ""),
+                         + (f"; pooled over {', '.join(pooled)}" if pooled else ""),
                          fontsize=10)
             written += save_figure(fig, fig_dir / f"{metric}_vs_{x}.png", overwrite=True)
     return written
