@@ -14,7 +14,9 @@ from proofs_check.claims import theory
 from proofs_check.claims import rate
 from proofs_check.config import SuiteConfig
 
-from .mutants import CORRECT, MUTANTS, UniformMixHedge
+from proofs_check.claims.instances import inactive_task_problem
+
+from .mutants import CORRECT, MUTANTS, LaggedHedge, LinearSpaceHedge, UniformMixHedge
 
 QUICK = dict(quick=True, seeds=4, batch_size=[None, 8], claims=["rate"])
 SURVIVORS = {UniformMixHedge}
@@ -38,13 +40,21 @@ def test_a_mutant_that_converges_elsewhere_is_killed_by_rate(mutant):
 def test_the_uniform_mixing_survivor_is_explained_by_the_active_set():
     """docs/claims.md: mixing 20% uniform weight cannot move the fixed point when every task
     is active at the min–max solution with α*_i >= 0.2/m; then the mixture still plays α*.
-    It survives on the default problems for that reason (an instance with an inactive task is
-    needed to kill it), and is the conformance harness's job."""
+    It survives on the default problems for that reason."""
     config = SuiteConfig(quick=True)
     for problem in (config.linear(), config.logistic()):
         alpha = R.minmax_solution(problem).alpha
         assert np.all(alpha >= 0.2 / problem.n_tasks), alpha
     assert verify(UniformMixHedge(), **QUICK).claim("rate").passed
+
+
+def test_an_instance_with_an_inactive_task_kills_the_uniform_mixing_survivor():
+    problem = inactive_task_problem()
+    assert R.minmax_solution(problem).alpha[2] == pytest.approx(0.0, abs=1e-9)
+    assert not verify(UniformMixHedge(), problem=problem, **QUICK).claim("rate").passed
+    for correct in (LinearSpaceHedge, LaggedHedge):
+        claim = verify(correct(), problem=problem, **QUICK).claim("rate")
+        assert claim.passed, (correct.__name__, claim.failed_checks)
 
 
 CONVERGE_ELSEWHERE = [R.GroupDRO("paper"), R.EqualWeights("paper"),
