@@ -1,0 +1,94 @@
+"""The verdict tables of ``docs/claims.md``, rendered from a ``report.json`` so that the numbers
+in the docs are the numbers of a run, never copied by hand.
+
+``update_doc(doc, report)`` replaces the block between the two markers below (and only it);
+``tools/claims_doc.py`` is the command, ``tests/test_claims_doc.py`` fails if the block and the
+committed report disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import atomic
+
+BEGIN = "<!-- BEGIN GENERATED from docs/report.json by `python tools/claims_doc.py`; do not edit -->"
+END = "<!-- END GENERATED -->"
+
+
+def _num(x: object) -> str:
+    if x is None:
+        return "—"
+    x = float(x)
+    return f"{x:.4g}" if x == 0 or 1e-3 <= abs(x) < 1e4 else f"{x:.3e}"
+
+
+def _want(check: dict) -> str:
+    b = _num(check["bound"])
+    return {"upper": f"≤ {b}", "lower": f"≥ {b}",
+            "tight": f"{b} ± {check.get('rtol', 0):.0%}"}[check["kind"]]
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def claims_markdown(report: dict) -> str:
+    """The summary table and one sub-check table per claim."""
+    cfg = report["config"]
+    lines = [f"Run: {report['suite']}, seed {report['seed']}, {cfg['seeds']} seeds, "
+             f"backend {report['backend']}, created {report['created'][:10]}, "
+             f"{report['elapsed_s']} s of checks; NumPy {report['versions'].get('numpy')}, "
+             f"SciPy {report['versions'].get('scipy')}. "
+             f"**{report['summary']['passed']} of {report['summary']['claims']} claims pass.**",
+             "", "| claim | verdict | sub-checks passed | headline check | measured | wanted |",
+             "|---|---|---|---|---|---|"]
+    for c in report["claims"]:
+        head = next((k for k in c["checks"] if k["name"] in c["failed_checks"]), None) \
+            or max(c["checks"], key=_margin)
+        ok = sum(k["verdict"] == "pass" for k in c["checks"])
+        who = c["id"] + (f" [{c['method']}]" if c.get("method") else "")
+        verdict = "**pass**" if c["verdict"] == "pass" else "**fail (finding)**"
+        lines.append(f"| `{who}` | {verdict} | {ok} of {len(c['checks'])} | {_cell(head['name'])} "
+                     f"| {_num(head['measured'])} | {_want(head)} |")
+    for c in report["claims"]:
+        who = c["id"] + (f" [{c['method']}]" if c.get("method") else "")
+        lines += ["", f"#### `{who}`: {c['verdict']}", "",
+                  "| sub-check | measured | wanted | verdict | per-seed statistics / note |",
+                  "|---|---|---|---|---|"]
+        for k in c["checks"]:
+            lines.append(f"| {_cell(k['name'])} | {_num(k['measured'])} | {_want(k)} | "
+                         f"{k['verdict']} | {_cell(k.get('note') or '')} |")
+    return "\n".join(lines)
+
+
+def _margin(check: dict) -> float:
+    """How close a passing check came to its bound (largest = closest)."""
+    m, b = float(check["measured"]), float(check["bound"])
+    if check["kind"] == "upper":
+        return m / b if b > 0 else m - b
+    if check["kind"] == "lower":
+        return b / m if m > 0 else b - m
+    return abs(m / b - 1) / max(check.get("rtol", 1e-12), 1e-12) if b else abs(m)
+
+
+def generated_block(report: dict) -> str:
+    return f"{BEGIN}\n{claims_markdown(report)}\n{END}"
+
+
+def current_block(doc_text: str) -> str:
+    """The generated block of a doc, markers included (ValueError if it has none)."""
+    start, stop = doc_text.find(BEGIN), doc_text.find(END)
+    if start < 0 or stop < start:
+        raise ValueError("the doc has no generated block (its BEGIN/END markers are missing)")
+    return doc_text[start:stop + len(END)]
+
+
+def update_doc(doc: Path, report_path: Path) -> Path:
+    """Rewrite ``doc``'s generated block from ``report_path`` (atomically)."""
+    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    text = Path(doc).read_text(encoding="utf-8")
+    new = text.replace(current_block(text), generated_block(report))
+    atomic.write_bytes(Path(doc), new.encode("utf-8"))
+    return Path(doc)
