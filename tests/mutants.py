@@ -174,6 +174,114 @@ class DecayingEtaHedge(LinearSpaceHedge):
         return HedgeState(state.t + 1, w, state.extra), w
 
 
+class SquaredPayoffHedge(LinearSpaceHedge):
+    """Mutant that provably satisfies rate: payoff E_i² (a "smoother" payoff). min_θ max_i E_i²
+    has the same θ* as the paper's game, and its multipliers β_i ∝ α*_i/(2E_i(θ*)) are α* again,
+    because the active tasks share one value E_i(θ*) = v. The fixed point and the rate are
+    unchanged: it is the conformance harness's job (docs/claims.md)."""
+
+    label = "mutant: payoff E²"
+
+    def payoff(self, state, losses, excess):
+        return np.asarray(excess, dtype=float) ** 2
+
+
+class RolledPayoffHedge(LinearSpaceHedge):
+    """Mutant (rate): task i's weight driven by task i+1's excess risk (an off-by-one in the task
+    index). The fixed point weights the wrong tasks: the gap plateaus."""
+
+    label = "mutant: payoff of the next task"
+
+    def payoff(self, state, losses, excess):
+        return np.roll(np.asarray(excess, dtype=float), -1)
+
+
+class GradNormPayoffHedge(LinearSpaceHedge):
+    """Mutant (rate): payoff ‖g_i‖² (the Taylor estimate with the Hessian dropped, H = I). It is a
+    different function of θ than E_i unless every H_i = I, so Hedge equalises the wrong quantity."""
+
+    label = "mutant: payoff ‖g_i‖²"
+    needs = frozenset()
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        u = np.sum(np.asarray(grads, dtype=float) ** 2, axis=1)
+        w = state.w * np.exp(self.step_size * (u - u.max()))
+        w = w / w.sum()
+        return HedgeState(state.t + 1, w, state.extra), w
+
+
+class FloorHedge(LinearSpaceHedge):
+    """Mutant (rate, on an instance with an inactive task): weights clipped below at 0.1/m and
+    renormalised (a "no task left behind" tweak). Like uniform mixing it keeps weight on a task
+    whose α*_i = 0, so on ``inactive_task_problem`` it converges elsewhere."""
+
+    label = "mutant: weights floored at 0.1/m"
+    instance = "inactive"
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        new, w = super().step(state, losses, grads, excess=excess, hessians=hessians)
+        w = np.maximum(w, 0.1 / len(w))
+        return new, w / w.sum()
+
+
+class OneHotInitHedge(LinearSpaceHedge):
+    """Mutant (rate): α_0 = e_1 instead of the uniform 1/m (``np.eye(m)[0]`` for ``np.ones(m)/m``).
+    Multiplicative updates keep a zero weight at zero, so only task 1 is ever played and θ goes
+    to task 1's optimum, not the min–max point."""
+
+    label = "mutant: α_0 = e_1"
+
+    def init_state(self, n_tasks: int, dim: int) -> HedgeState:
+        return HedgeState(0, np.eye(n_tasks)[0])
+
+
+class StaleExcessHedge(LinearSpaceHedge):
+    """Mutant (rate): the payoff is computed once, at θ_0, and reused (a cached estimate never
+    refreshed). Hedge then moves all weight to argmax_i E_i(θ_0), a single-task optimum."""
+
+    label = "mutant: payoff frozen at θ_0"
+
+    def payoff(self, state, losses, excess):
+        if state.extra is None:
+            state.extra = np.asarray(excess, dtype=float).copy()
+        return state.extra
+
+
+class LossRatioHedge(LinearSpaceHedge):
+    """Mutant (robustness): GroupDRO with the official scale processing, payoff ℓ_i/ℓ_i(θ_0).
+    Label noise raises a task's loss floor ℓ_i^*, so the noisy task's ratio stays highest and its
+    weight rises with the noise: it overweights the noisy task, which robustness forbids."""
+
+    label = "mutant: payoff ℓ/ℓ(θ_0)"
+    claim = "robustness"
+    needs = frozenset()
+
+    def payoff(self, state, losses, excess):
+        ls = np.asarray(losses, dtype=float)
+        if state.extra is None:
+            state.extra = np.maximum(ls, 1e-12)
+        return ls / state.extra
+
+
+class HalfOptimumHedge(LinearSpaceHedge):
+    """Mutant (robustness): ℓ_i^* underestimated by half (an early-stopped single-task fit read
+    as a lower bound): payoff ℓ_i − ℓ_i^*/2 = E_i + ℓ_i^*/2. Label noise raises ℓ_i^*, so the
+    noisy task's payoff and weight rise with the noise, which robustness forbids."""
+
+    label = "mutant: ℓ* underestimated by half"
+    claim = "robustness"
+
+    def payoff(self, state, losses, excess):
+        ls, e = np.asarray(losses, dtype=float), np.asarray(excess, dtype=float)
+        return e + 0.5 * (ls - e)
+
+
 CORRECT = [LinearSpaceHedge, LaggedHedge, OfficialScaleHedge]
 MUTANTS = [LossHedge, SignFlippedHedge, FirstBaselineHedge, OffsetOptimumHedge, FrozenHedge,
            UniformMixHedge, ArgmaxOnly, DecayingEtaHedge]
+# more mutants, each with the claim that must reject it (``claim``, default rate) and, where the
+# default families cannot tell, the instance (``instance``)
+MORE_MUTANTS = [RolledPayoffHedge, GradNormPayoffHedge, FloorHedge, OneHotInitHedge,
+                StaleExcessHedge, LossRatioHedge, HalfOptimumHedge]
+# mutants that provably satisfy their claim: the conformance harness's job (docs/claims.md)
+PROVABLE_SURVIVORS = [SquaredPayoffHedge]
