@@ -45,8 +45,8 @@ def claims_markdown(report: dict) -> str:
              "", "| claim | verdict | sub-checks passed | headline check | measured | wanted |",
              "|---|---|---|---|---|---|"]
     for c in report["claims"]:
-        head = next((k for k in c["checks"] if k["name"] in c["failed_checks"]), None) \
-            or max(c["checks"], key=_margin)
+        head = next((k for k in c["checks"] if k["name"] in c["failed_checks"]),
+                    c["checks"][0])                       # the claim's own headline first
         ok = sum(k["verdict"] == "pass" for k in c["checks"])
         who = c["id"] + (f" [{c['method']}]" if c.get("method") else "")
         verdict = "**pass**" if c["verdict"] == "pass" else "**fail (finding)**"
@@ -61,16 +61,6 @@ def claims_markdown(report: dict) -> str:
             lines.append(f"| {_cell(k['name'])} | {_num(k['measured'])} | {_want(k)} | "
                          f"{k['verdict']} | {_cell(k.get('note') or '')} |")
     return "\n".join(lines)
-
-
-def _margin(check: dict) -> float:
-    """How close a passing check came to its bound (largest = closest)."""
-    m, b = float(check["measured"]), float(check["bound"])
-    if check["kind"] == "upper":
-        return m / b if b > 0 else m - b
-    if check["kind"] == "lower":
-        return b / m if m > 0 else b - m
-    return abs(m / b - 1) / max(check.get("rtol", 1e-12), 1e-12) if b else abs(m)
 
 
 def generated_block(report: dict) -> str:
