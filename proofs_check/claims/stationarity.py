@@ -41,7 +41,7 @@ def stationarity_bound(problem: object, traj: R.Trajectory) -> dict:
     # P is evaluated at every step up to 50, then on a log grid: the running minimum over a subset
     # is >= the true one, so the check can only get stricter (sound), at ~1/10 of the cost
     at = np.unique(np.concatenate([np.arange(min(steps, 50)),
-                                   np.round(np.logspace(np.log10(50), np.log10(steps), 250)
+                                   np.round(np.logspace(np.log10(50), np.log10(steps), 120)
                                             ).astype(int) - 1])) if steps > 50 else \
         np.arange(steps)
     ghat2 = traj.combined_grad_norms ** 2
@@ -85,26 +85,36 @@ def stationarity_subchecks(name: str, problem: object, method: object, steps: in
 
 
 def run(config: SuiteConfig) -> ClaimResult:
-    checks, arrays = [], {}
-    steps = config.steps or 2000
-    for pname, spec in config.named_problems():
-        problem = spec.build(config.seed)
-        method = R.ExcessMTL("adagrad", "paper", **config.method_kwargs())
-        c, a = stationarity_subchecks(pname, problem, method, steps,
-                                      config.theta_lr(problem, method))
-        checks += c
-        arrays.update(a)
-    net = R.make_tanh_problem(2, 3, 4, 64, noise=[0.1, 1.0], seed=config.seed)
-    theta0 = R.nonconvex.initial_point(net, seed=config.seed)
-    net_steps = 4000
-    c, a = stationarity_subchecks("tanh-net", net, R.ExcessMTL("adagrad", "paper"), net_steps,
-                                  0.1, theta0=theta0)
-    checks += c
-    arrays.update(a)
-    headline = max(checks[0::3], key=lambda c: c.measured)
+    """The official weighting (AdaGrad estimator, paper convention) on each configured family
+    from one start per seed, and on a small tanh network with one initialisation and data draw
+    per seed; rule: every seed passes (worst seed reported, with how many pass)."""
+    seeds = [config.seed + k for k in range(config.seeds)]
+    method = R.ExcessMTL("adagrad", "paper", **config.method_kwargs())
+    convex = check(method, "ExcessMTL(adagrad, paper)",
+                   [(name, spec.build(config.seed)) for name, spec in config.named_problems()],
+                   config, seeds)
+    net_steps = 600 if config.quick else 4000
+    per_seed, arrays = [], dict(convex.arrays)
+    for s in seeds:
+        net = R.make_tanh_problem(2, 3, 4, 64, noise=[0.1, 1.0], seed=s)
+        c, a = stationarity_subchecks("tanh-net", net, R.ExcessMTL("adagrad", "paper"),
+                                      net_steps, 0.1, theta0=R.nonconvex.initial_point(net, seed=s))
+        per_seed.append(c)
+        if s == seeds[0]:
+            arrays.update(a)
+    if all(len(c) == len(per_seed[0]) for c in per_seed):
+        net_checks = [worst_over_seeds(rows[0].name, list(rows), seeds) for rows in zip(*per_seed)]
+    else:
+        failed = [s for s, c in zip(seeds, per_seed) if len(c) == 1]
+        net_checks = [SubCheck("tanh-net: runs that diverged", float(len(failed)), 0.0, "upper",
+                               note=f"seeds {failed} diverged")]
+    checks = list(convex.checks) + net_checks
+    ratios = [c for c in checks if "min_s P" in c.name] or checks
+    headline = max(ratios, key=lambda c: c.measured)
     rest = [c for c in checks if c is not headline]
-    cfg = {"steps": steps, "nonconvex_steps": net_steps, "nonconvex_lr": 0.1,
-           "network": "2 tasks, in_dim 3, hidden 4, n 64, noise [0.1, 1.0], θ_0 ~ 0.5·N(0, I)"}
+    cfg = {**convex.config, "nonconvex_steps": net_steps, "nonconvex_lr": 0.1,
+           "network": "2 tasks, in_dim 3, hidden 4, n 64, noise [0.1, 1.0], θ_0 ~ 0.5·N(0, I), "
+                      "data and θ_0 drawn per seed"}
     return ClaimResult(ID, STATEMENT, SOURCE, CONVENTION, (headline, *rest), cfg, arrays)
 
 
