@@ -79,14 +79,10 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 def _verify_method(args, config: SuiteConfig) -> int:
     from .report import atomic
-    from .conformance.cli import load_factory
+    from .conformance.cli import call_factory, load_factory
     from .verify import verify
     atomic.check_output_dir(args.out)
-    factory = load_factory(args.method)
-    try:
-        method = factory()
-    except Exception as exc:  # noqa: BLE001 - the user's factory may raise anything
-        raise ValueError(f"--method: the factory raised {type(exc).__name__}: {exc}") from None
+    method = call_factory(load_factory(args.method), "--method")
     ids = None if args.claims is None else [c.strip() for c in args.claims.split(",")]
     report = verify(method, claims=ids, batch_size=[None, *config.batch_sizes],
                     config=config,

@@ -131,6 +131,17 @@ def load_factory(target: str):
     return factory
 
 
+def call_factory(factory, what: str = "", **kwargs):
+    """``factory(**kwargs)``; whatever it raises becomes a ValueError naming it (exit 2: the check
+    could not run), prefixed by ``what`` (the option that named it)."""
+    try:
+        return factory(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
+        raise ValueError(f"{what + ': ' if what else ''}the factory "
+                         f"{getattr(factory, '__name__', factory)!r} raised "
+                         f"{type(exc).__name__}: {exc}") from None
+
+
 SIZE_NAMES = ("n_tasks", "task_num", "num_tasks", "m", "n")
 DIM_NAMES = ("dim", "d", "n_params")
 
@@ -153,11 +164,7 @@ def make_step_fn(factory, n_tasks: int, dim: int):
         kwargs[named[0]] = n_tasks
     elif len(required) == 1:
         kwargs[required[0]] = n_tasks
-    try:
-        step_fn = factory(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
-        raise ValueError(f"the factory {getattr(factory, '__name__', factory)!r} raised "
-                         f"{type(exc).__name__}: {exc}") from None
+    step_fn = call_factory(factory, **kwargs)
     try:
         return adapt(step_fn)
     except TypeError:
