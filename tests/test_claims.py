@@ -203,3 +203,24 @@ def test_proof_steps_hold_where_the_projection_binds_and_the_hypothesis_check_ca
                                                           theory.log_grid(1000))
               if not c.passed]
     assert "linear: comparator-in-ball" in failed
+
+
+def test_the_official_normalisation_is_the_theorem_on_the_scaled_game():
+    """theory §2b: exact E with scale processing is Hedge on E/c with c = E(θ_0); its scaled gap
+    falls like 1/T and its paper gap tends to the predicted limit, not to 0."""
+    from proofs_check.claims.official_reduction import reduction_subchecks
+    problem = CONFIG.linear()
+    setup = theory.game_setup(problem)
+    checks = reduction_subchecks("linear", problem, setup, 600, [0, 1, 2, 3])
+    assert all(c.passed for c in checks), [(c.name, c.measured) for c in checks if not c.passed]
+
+
+def test_a_warmup_baseline_breaks_the_reduction_with_c_equal_to_the_first_estimate():
+    """A plausible mistake in the derivation's premise: a 3-step warm-up baseline is not
+    E(θ_0), so the β recursion with c = E(θ_0) fails."""
+    from proofs_check.claims.official_reduction import reduction_subchecks
+    problem = CONFIG.linear()
+    setup = theory.game_setup(problem)
+    checks = reduction_subchecks("linear", problem, setup, 600, [0, 1],
+                                 method=R.ExcessMTL("exact", "paper", warmup=3))
+    assert not checks[0].passed and checks[0].measured > 1e-6

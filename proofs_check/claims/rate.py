@@ -251,4 +251,11 @@ def run(config: SuiteConfig) -> ClaimResult:
         for rname, b in regimes(config):
             runs.append(run_seeds(f"{pname} {rname}", problem, method, setup, config.rate_steps,
                                   seeds, batch_size=b, backend=config.backend))
-    return claim_result(runs, cfg)
+    result = claim_result(runs, cfg)
+    from .official_reduction import reduction_subchecks   # it builds on this module
+    extra = []
+    for pname, spec in config.named_problems():
+        problem = spec.build(config.seed)
+        extra += reduction_subchecks(pname, problem, theory.game_setup(problem),
+                                     config.rate_steps, seeds, config.backend)
+    return replace(result, checks=(*result.checks, *extra))

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+import gpu
 import reference as R
 
 from ..config import SuiteConfig
@@ -29,6 +30,7 @@ ID = "pareto-stationary"
 STATEMENT = ("ExcessMTL's iterates satisfy min_{s<=t} P(θ_s) <= sqrt(2C_t/(ηt)) → 0 (P the exact "
              "min-norm Pareto-stationarity measure), convex and non-convex (tanh network)")
 SOURCE = "[ABS] Pareto stationarity; [SS] non-convex; bound [OURS] docs/theory.md §5"
+BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights)   # exact classes whose gpu twin is held to them
 CONVENTION = "ExcessMTL(adagrad) with scale processing, paper convention (α on Δ_m); constant η"
 
 
@@ -55,15 +57,40 @@ def stationarity_bound(problem: object, traj: R.Trajectory) -> dict:
             "decrease_violation": decrease - 1e-12 * (1 + np.abs(L[:-1]).max(axis=1))}
 
 
-def stationarity_subchecks(name: str, problem: object, method: object, steps: int, lr: float, *,
-                           theta0: object = None) -> tuple[list[SubCheck], dict]:
+def trajectories(problem: R.MultiTaskProblem, method: object, steps: int, lr: float,
+                 starts: np.ndarray) -> list[R.Trajectory | None]:
+    """One constant-step run per start (None where it diverged): a reference class runs every
+    start in one batched run through gpu/ (its replicas are reference ``Trajectory``s), any
+    other method start by start through ``reference.run``."""
     with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("error", R.DivergenceWarning)
-        try:
-            traj = R.run(problem, method, steps, lr=lr, theta0=theta0)
-        except (FloatingPointError, R.DivergenceWarning):
-            return [SubCheck(f"{name}: run", float("inf"), 0.0, "upper",
-                             note="the run diverged")], {}
+        if type(method) in BATCHED and isinstance(problem, R.MultiTaskProblem):
+            try:
+                tr = gpu.run_batched(gpu.from_reference([problem] * len(starts)), method, steps,
+                                     lr=lr, theta0=starts)
+            except (FloatingPointError, R.DivergenceWarning):
+                return [None] * len(starts)
+            return [tr.replica(k) for k in range(len(starts))]
+        out: list[R.Trajectory | None] = []
+        for th0 in starts:
+            try:
+                out.append(R.run(problem, method, steps, lr=lr, theta0=th0))
+            except (FloatingPointError, R.DivergenceWarning):
+                out.append(None)
+        return out
+
+
+def stationarity_subchecks(name: str, problem: object, method: object, steps: int, lr: float, *,
+                           theta0: object = None, traj: R.Trajectory | None = None,
+                           diverged: bool = False) -> tuple[list[SubCheck], dict]:
+    """The claim's sub-checks on one run: ``traj`` if given, else one run of ``method`` from
+    ``theta0`` (``diverged``: the given run diverged)."""
+    if traj is None and not diverged:
+        traj = trajectories(problem, method, steps, lr, np.asarray([
+            np.zeros(problem.dim) if theta0 is None else theta0]))[0]
+    if traj is None:
+        return [SubCheck(f"{name}: run", float("inf"), 0.0, "upper",
+                         note="the run diverged")], {}
     b = stationarity_bound(problem, traj)
     viol = b["decrease_violation"]
     bad = np.flatnonzero(viol > 0)
@@ -126,9 +153,10 @@ def check(method: object, label: str, problems: list[tuple[str, R.MultiTaskProbl
     for pname, problem in problems:
         lr = config.theta_lr(problem, method)
         per_seed = []
-        for seed, th0 in zip(seeds, start_points(problem, seeds)):
+        runs = trajectories(problem, method, config.train_steps, lr, start_points(problem, seeds))
+        for seed, traj in zip(seeds, runs):
             c, a = stationarity_subchecks(pname, problem, method, config.train_steps, lr,
-                                          theta0=th0)
+                                          traj=traj, diverged=traj is None)
             per_seed.append(c)
             if seed == seeds[0]:
                 arrays.update(a)
