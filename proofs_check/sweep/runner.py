@@ -22,8 +22,11 @@ from .store import (check_out_dir, read_cell, read_meta, versions, write_cell, w
 
 
 def _distributed():
+    """dask.distributed, after checking that the table can be written (pandas, pyarrow)."""
     try:
         import dask.distributed as dd
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
     except ImportError as exc:
         raise ImportError("sweeps need dask.distributed, pandas and pyarrow: "
                           "pip install 'excessmtl-oracle[sweep]'") from exc
@@ -55,8 +58,6 @@ def run_sweep(grid: Grid | str | Path, out: str | Path, *, workers: int = 2,
         raise ValueError(f"backend must be 'numpy' or 'cupy', got {backend!r}")
     out = check_out_dir(Path(out), grid, extend=extend)
     dd = _distributed()
-    import pandas  # noqa: F401 - fail before the work if the table cannot be written
-    import pyarrow  # noqa: F401
     start = time.perf_counter()
     cells = grid.cells()
     ids = [grid.cell_id(c) for c in cells]
