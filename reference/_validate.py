@@ -112,3 +112,13 @@ def method_protocol(name: str, method: object) -> object:
         raise TypeError(f"{name} must have init_state(n_tasks, dim) and step(state, losses, "
                         f"grads, *, excess=None, hessians=None), got {type(method).__name__}")
     return method
+
+
+def sample_indices(name: str, idx: object, n_tasks: int, n_samples: int) -> np.ndarray:
+    """Integer sample indices of shape (n_tasks, b), b >= 1, each in [0, n_samples)."""
+    ix = np.asarray(idx)
+    if ix.ndim != 2 or ix.shape[0] != n_tasks or ix.dtype.kind not in "iu" or \
+            ix.size == 0 or ix.min() < 0 or ix.max() >= n_samples:
+        raise ValueError(f"{name} must be integer sample indices of shape ({n_tasks}, b) in "
+                         f"[0, {n_samples}), got shape {ix.shape} and dtype {ix.dtype}")
+    return ix

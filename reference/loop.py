@@ -201,9 +201,9 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     has_excess = hasattr(problem, "excess_risks")
     draw = None
     if batch_size is not None:
-        if not isinstance(problem, MultiTaskProblem):
-            raise TypeError("batch_size needs a MultiTaskProblem (minibatch oracles "
-                            f"losses(θ, idx)), got {type(problem).__name__}")
+        if not getattr(problem, "supports_minibatches", False):
+            raise TypeError("batch_size needs a problem with minibatch oracles losses(θ, idx) "
+                            f"and grads(θ, idx), got {type(problem).__name__}")
         draw = MinibatchSampler(m, problem.n_samples, batch_size, sampler, seed).next
 
     thetas = np.empty((T + 1, d))

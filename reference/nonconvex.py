@@ -22,9 +22,15 @@ class TanhNetProblem:
     y: np.ndarray          # (m, n)
     hidden: int
 
+    supports_minibatches = True     # losses(θ, idx) and grads(θ, idx) on sample rows
+
     @property
     def n_tasks(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[1]
 
     @property
     def dim(self) -> int:
@@ -35,20 +41,31 @@ class TanhNetProblem:
         p = self.X.shape[2]
         return th[: self.hidden * p].reshape(self.hidden, p), th[self.hidden * p:]
 
-    def losses(self, theta: object) -> np.ndarray:
+    def _rows(self, idx: object) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) on sample rows ``idx`` (m, b) of each task, or all rows for None."""
+        if idx is None:
+            return self.X, self.y
+        rows = v.sample_indices("idx", idx, self.n_tasks, self.n_samples)
+        return (np.take_along_axis(self.X, rows[:, :, None], axis=1),
+                np.take_along_axis(self.y, rows, axis=1))
+
+    def losses(self, theta: object, idx: object = None) -> np.ndarray:
         W, vv = self._unpack(theta)
-        r = np.tanh(self.X @ W.T) @ vv - self.y
+        X, y = self._rows(idx)
+        r = np.tanh(X @ W.T) @ vv - y
         return 0.5 * np.mean(r * r, axis=1)
 
-    def grads(self, theta: object) -> np.ndarray:
-        """Backpropagation: ∂ℓ/∂v = (1/n) Σ r a, ∂ℓ/∂W = (1/n) Σ r (v ⊙ (1 − a²)) xᵀ, a = tanh(Wx)."""
+    def grads(self, theta: object, idx: object = None) -> np.ndarray:
+        """Backpropagation: ∂ℓ/∂v = (1/n) Σ r a, ∂ℓ/∂W = (1/n) Σ r (v ⊙ (1 − a²)) xᵀ, a = tanh(Wx)
+        (n the rows used: all, or the minibatch ``idx``)."""
         W, vv = self._unpack(theta)
-        a = np.tanh(self.X @ W.T)                      # (m, n, h)
-        r = a @ vv - self.y                            # (m, n)
-        n = self.X.shape[1]
+        X, y = self._rows(idx)
+        a = np.tanh(X @ W.T)                           # (m, n, h)
+        r = a @ vv - y                                 # (m, n)
+        n = X.shape[1]
         gv = np.einsum("mn,mnh->mh", r, a) / n
         delta = r[:, :, None] * (1.0 - a * a) * vv     # (m, n, h)
-        gW = np.einsum("mnh,mnp->mhp", delta, self.X) / n
+        gW = np.einsum("mnh,mnp->mhp", delta, X) / n
         return np.concatenate([gW.reshape(self.n_tasks, -1), gv], axis=1)
 
 

@@ -37,6 +37,8 @@ class MultiTaskProblem:
     problem built from user arrays.
     """
 
+    supports_minibatches = True     # losses(θ, idx), grads(θ, idx), hessians(θ, idx) on rows
+
     loss: LossKind
     X: np.ndarray
     y: np.ndarray
@@ -92,11 +94,7 @@ class MultiTaskProblem:
         (m, b) (``None``: the full training set)."""
         if idx is None:
             return self.X, self.y
-        ix = np.asarray(idx)
-        if ix.ndim != 2 or ix.shape[0] != self.n_tasks or ix.dtype.kind not in "iu" or \
-                ix.size == 0 or ix.min() < 0 or ix.max() >= self.n_samples:
-            raise ValueError(f"idx must be integer sample indices of shape ({self.n_tasks}, b) in "
-                             f"[0, {self.n_samples}), got shape {ix.shape} and dtype {ix.dtype}")
+        ix = v.sample_indices("idx", idx, self.n_tasks, self.n_samples)
         return np.take_along_axis(self.X, ix[:, :, None], axis=1), \
             np.take_along_axis(self.y, ix, axis=1)
 

@@ -224,3 +224,26 @@ def test_a_warmup_baseline_breaks_the_reduction_with_c_equal_to_the_first_estima
     checks = reduction_subchecks("linear", problem, setup, 600, [0, 1],
                                  method=R.ExcessMTL("exact", "paper", warmup=3))
     assert not checks[0].passed and checks[0].measured > 1e-6
+
+
+def test_minibatch_weights_keep_moving_on_the_network_while_equal_weights_keep_c_constant():
+    """theory §5: the stationarity bound is O(1/√t) when the weight variation C_t is bounded.
+    With minibatches of 16 the official weighting's C_t keeps growing (a finding the suite
+    reports), EqualWeights' does not, and min P stays under the bound for both."""
+    ours = stationarity.minibatch_net_checks([0, 1], 600, compare=False)
+    by_name = {c.name.split(": ")[1].split(" (")[0]: c for c in ours}
+    assert by_name["max_t min_s P(θ_s)/bound_t"].passed
+    assert by_name["bound_T / bound_(T/10)"].passed
+    assert not by_name["C_T / C_(T/10), weight variation bounded"].passed
+    ew = stationarity._net_runs([0, 1], 600, R.EqualWeights("paper"), stationarity.NET_BATCH)
+    assert all(abs(stationarity._decade(b, "C") - 1.0) < 1e-12 for b in ew)
+
+
+def test_the_tanh_network_minibatch_oracles_agree_with_the_full_batch_on_all_rows():
+    net = R.make_tanh_problem(2, 3, 4, 64, noise=[0.1, 1.0], seed=0)
+    theta = R.nonconvex.initial_point(net, seed=0)
+    every_row = np.tile(np.arange(64), (2, 1))
+    np.testing.assert_allclose(net.grads(theta, every_row), net.grads(theta), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(net.losses(theta, every_row), net.losses(theta), rtol=1e-12)
+    with pytest.raises(ValueError, match="idx"):
+        net.losses(theta, np.zeros((3, 4), dtype=int))
