@@ -247,3 +247,23 @@ def test_the_tanh_network_minibatch_oracles_agree_with_the_full_batch_on_all_row
     np.testing.assert_allclose(net.losses(theta, every_row), net.losses(theta), rtol=1e-12)
     with pytest.raises(ValueError, match="idx"):
         net.losses(theta, np.zeros((3, 4), dtype=int))
+
+
+def test_weak_and_strict_pareto_optimality_differ_on_the_degenerate_instance():
+    from proofs_check.claims.instances import degenerate_pareto_problem
+    problem = degenerate_pareto_problem()
+    weakly_only, strict, neither = np.array([0.0, 0.5]), np.zeros(2), np.array([2.0, 0.0])
+    assert pareto.weak_improvement(problem, weakly_only) <= 1e-9
+    assert R.is_dominated(problem, weakly_only).dominated            # task C can improve
+    assert pareto.weak_improvement(problem, strict) <= 1e-9
+    assert not R.is_dominated(problem, strict).dominated
+    assert pareto.weak_improvement(problem, neither) > 0.1           # every task can improve
+
+
+def test_the_degenerate_instance_separates_min_max_methods_from_equal_weights():
+    checks, others = pareto.degenerate_subchecks(1500)
+    verdict = {c.name: c.passed for c in checks}
+    assert all(ok for name, ok in verdict.items() if "weak" in name)
+    assert verdict["degenerate EqualWeights: largest improvement by a dominating θ' (strict)"]
+    assert not any(ok for name, ok in verdict.items() if "ExcessMTL" in name and "strict" in name)
+    assert "MGDA" in others and "GroupDRO" in others

@@ -26,3 +26,17 @@ def inactive_task_problem(seed: int = 0, *, ratio: float = 0.1, dim: int = 5,
     X = np.concatenate([base.X, base.X[:1] * scale])
     y = np.concatenate([base.y, base.y[:1] * scale])
     return R.MultiTaskProblem("linear", X, y, seed=seed)
+
+
+def degenerate_pareto_problem(n_samples: int = 40, seed: int = 0) -> R.MultiTaskProblem:
+    """3 linear tasks in R²: ℓ_A = ½(θ_1 + 1)², ℓ_B = ½(θ_1 − 1)² (both blind to θ_2) and
+    ℓ_C = ½‖θ‖² (in expectation; x ~ N(0, I), y = 0). Every θ with θ_1 ∈ [−1, 1] is weakly Pareto
+    optimal (A and B conflict on θ_1), but only θ_2 = 0 is strictly Pareto optimal. A min–max
+    method stops moving θ_2 once α_C → 0 (task C is inactive: E_C < E_A = E_B), so it ends weakly
+    but not strictly optimal; any method with α_C bounded away from 0 reaches θ_2 = 0."""
+    n = R._validate.positive_int("n_samples", n_samples)
+    one_coordinate = np.tile([1.0, 0.0], (n, 1))
+    X = np.stack([one_coordinate, one_coordinate,
+                  np.random.default_rng(seed).standard_normal((n, 2))])
+    y = np.stack([np.full(n, -1.0), np.full(n, 1.0), np.zeros(n)])
+    return R.MultiTaskProblem("linear", X, y, seed=seed)
