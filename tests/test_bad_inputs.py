@@ -28,6 +28,20 @@ LOSSES, GRADS = np.ones(3), np.ones((3, 4))
 ADAGRAD = R.ExcessMTL("adagrad", "paper")
 
 
+class _FullBatchOnly:
+    """A user's problem with full-batch oracles only (no losses(θ, idx))."""
+
+    def __init__(self):
+        self.inner = R.make_tanh_problem()
+        self.n_tasks, self.dim = self.inner.n_tasks, self.inner.dim
+
+    def losses(self, theta):
+        return self.inner.losses(theta)
+
+    def grads(self, theta):
+        return self.inner.grads(theta)
+
+
 def _step(method, losses=LOSSES, grads=GRADS, **kw):
     return method.step(method.init_state(3, 4), losses, grads, **kw)
 
@@ -177,8 +191,9 @@ CASES = [
      ValueError, "sampler"),
     ("run sampler seed=-1", lambda: R.run(P, ADAGRAD, 5, batch_size=4, seed=-1), ValueError,
      "seed"),
-    ("run minibatches of a tanh net", lambda: R.run(R.make_tanh_problem(), ADAGRAD, 5,
-                                                    batch_size=4), TypeError, "batch_size"),
+    ("run minibatches of a full-batch-only problem", lambda: R.run(_FullBatchOnly(), ADAGRAD, 5,
+                                                                   batch_size=4),
+     TypeError, "batch_size"),
     ("minibatch idx out of range", lambda: P.losses(THETA, np.full((3, 2), 20)), ValueError,
      "idx"),
     ("minibatch idx for 2 tasks", lambda: P.grads(THETA, np.zeros((2, 2), int)), ValueError,

@@ -95,9 +95,7 @@ def stationarity_subchecks(name: str, problem: object, method: object, steps: in
     b = stationarity_bound(problem, traj)
     viol = b["decrease_violation"]
     bad = np.flatnonzero(viol > 0)
-    late = b["t"] >= b["t"][-1] // 10
-    slope = float(np.polyfit(np.log(b["t"][late]), np.log(np.maximum(b["min_P"][late], 1e-300)),
-                             1)[0])
+    slope = min_p_slope(b)
     checks = [
         SubCheck(f"{name}: max_t min_s P(θ_s)/bound_t", float(np.max(b["min_P"] / b["bound"])), 1.0,
                  "upper", note=f"P(θ_0) = {b['P'][0]:.3g} → min P = {b['min_P'][-1]:.3g}; "
@@ -105,9 +103,8 @@ def stationarity_subchecks(name: str, problem: object, method: object, steps: in
         SubCheck(f"{name}: sufficient decrease (worst violation)", float(np.max(viol)), 0.0,
                  "upper", note="held at every step" if not bad.size else
                  f"first broke at t = {bad[0] + 1} (η too large for the local curvature)"),
-        SubCheck(f"{name}: bound_T / bound_(T/10)",
-                 float(b["bound"][-1] / b["bound"][np.searchsorted(b["t"], b["t"][-1] // 10)]),
-                 1.0, "upper", note="the bound must still shrink (bounded weight variation)"),
+        SubCheck(f"{name}: bound_T / bound_(T/10)", _decade(b, "bound"), 1.0, "upper",
+                 note="the bound must still shrink (bounded weight variation)"),
     ]
     return checks, {f"{name}_{k}": v for k, v in b.items() if k != "decrease_violation"}
 
@@ -174,7 +171,8 @@ def _decade(b: dict, key: str) -> float:
     return float(b[key][-1] / b[key][np.searchsorted(b["t"], b["t"][-1] // 10)])
 
 
-def minmax_slope(b: dict) -> float:
+def min_p_slope(b: dict) -> float:
+    """The log-log slope of min_s P(θ_s) over the last decade."""
     late = b["t"] >= b["t"][-1] // 10
     return float(np.polyfit(np.log(b["t"][late]), np.log(np.maximum(b["min_P"][late], 1e-300)),
                             1)[0])
@@ -200,12 +198,12 @@ def minibatch_net_checks(seeds: list[int], steps: int, *, compare: bool = True
     growth = np.array([_decade(b, "C") for b in ours])
     shrink = np.array([_decade(b, "bound") for b in ours])
     power = np.log10(np.median(growth))
-    slopes = np.array([minmax_slope(b) for b in ours])
+    slopes = np.array([min_p_slope(b) for b in ours])
     ew_ok = [b for b in ew if b is not None]
     ew_note = ("EqualWeights on the same data and starts: min P at T median "
                f"{np.median([b['min_P'][-1] for b in ew_ok]):.3g} (ours "
                f"{np.median([b['min_P'][-1] for b in ours]):.3g}), log-log slope of min P over "
-               f"the last decade median {np.median([minmax_slope(b) for b in ew_ok]):.2f} (ours "
+               f"the last decade median {np.median([min_p_slope(b) for b in ew_ok]):.2f} (ours "
                f"{np.median(slopes):.2f}); its C_T/C_(T/10) = "
                f"{np.median([_decade(b, 'C') for b in ew_ok]):.3g}") if ew_ok else \
         ("EqualWeights diverged on every seed" if compare else
