@@ -151,3 +151,40 @@ def test_the_example_grid_is_printed_and_parses(tmp_path, capsys):
     assert text.strip() == EXAMPLE.strip()
     grid = load_grid(write_grid(tmp_path, text))
     assert len(grid.cells()) == 12 and grid.seeds == 8
+
+
+def test_a_cell_lost_once_is_recomputed_and_one_that_keeps_failing_is_an_error(
+        cluster, tmp_path, monkeypatch):
+    """Failures injected in the cell function itself (shipped to the real workers by value):
+    a cell that fails once is recomputed, the sweep completes and counts the retry; a cell that
+    fails every time stops the sweep with an error naming it, after the finished cells were
+    written."""
+    address, _ = cluster
+    from proofs_check.sweep import runner
+    real = runner.run_cell
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def fails_once(settings, *args):
+        mark = marks / f"{settings['noise']}-{settings['step_size']}"
+        if settings["noise"] > 0 and not mark.exists():
+            mark.touch()
+            raise OSError("worker lost (injected)")
+        return real(settings, *args)
+
+    monkeypatch.setattr(runner, "run_cell", fails_once)
+    meta = run_sweep(write_grid(tmp_path), tmp_path / "a", scheduler=address, figures=False)
+    assert meta["complete"] and meta["cells_retried"] == 2 and meta["cells_computed"] == 4
+    assert len(pd.read_parquet(tmp_path / "a" / "results.parquet")) == 36
+
+    def always_fails(settings, *args):
+        if settings["noise"] > 0:
+            raise OSError("broken (injected)")
+        return real(settings, *args)
+
+    monkeypatch.setattr(runner, "run_cell", always_fails)
+    with pytest.raises(RuntimeError, match="2 cell\(s\) failed.*failed 3 times"):
+        run_sweep(write_grid(tmp_path), tmp_path / "b", scheduler=address, figures=False)
+    assert len(list((tmp_path / "b" / "cells").glob("*.npz"))) == 2      # the good cells kept
+    doc = json.loads((tmp_path / "b" / "sweep.json").read_text())
+    assert not doc["complete"] and len(doc["cells_failed"]) == 2

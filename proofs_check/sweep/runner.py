@@ -20,6 +20,9 @@ from .grid import Grid, load_grid
 from .store import (check_out_dir, read_cell, read_meta, versions, write_cell, write_meta,
                     write_results)
 
+MAX_ATTEMPTS = 3   # per cell: a lost worker or result is recomputed; a cell that keeps failing is
+                   # an error, not hidden
+
 
 def _distributed():
     """dask.distributed, after checking that the table can be written (pandas, pyarrow)."""
@@ -75,17 +78,34 @@ def run_sweep(grid: Grid | str | Path, out: str | Path, *, workers: int = 2,
                                            - {grid.fingerprint()})}
     write_meta(out, meta)
     seeds = list(range(grid.seeds))
-    computed = 0
+    computed, retried, failed = 0, 0, []
     if todo:
         client, cluster = _client(dd, workers, scheduler)
         try:
-            futures = {client.submit(run_cell, grid.settings(cells[k]), seeds, grid.steps,
-                                     list(grid.methods), backend, pure=False): k for k in todo}
+            def submit(k: int):
+                return client.submit(run_cell, grid.settings(cells[k]), seeds, grid.steps,
+                                     list(grid.methods), backend, pure=False)
+
+            futures = {submit(k): k for k in todo}
+            attempts = dict.fromkeys(todo, 1)
             bar = tqdm(total=len(cells), initial=skipped, desc="cells", unit="cell",
                        disable=not progress)
-            for fut in dd.as_completed(futures):
-                k = futures[fut]
-                result = fut.result()
+            pending = dd.as_completed(list(futures))
+            for fut in pending:
+                k = futures.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker or result, or the cell
+                    if attempts[k] >= MAX_ATTEMPTS:   # the others still finish and are written
+                        failed.append(f"cell {ids[k]} {cells[k]} failed {attempts[k]} times; "
+                                      f"last: {type(exc).__name__}: {exc}")
+                        continue
+                    attempts[k] += 1                  # recompute it: only this cell is lost
+                    retried += 1
+                    again = submit(k)
+                    futures[again] = k
+                    pending.add(again)
+                    continue
                 write_cell(out, ids[k], cells[k], cell_rows(cells[k], result, seeds,
                                                             list(grid.methods)), result)
                 computed += 1
@@ -97,9 +117,15 @@ def run_sweep(grid: Grid | str | Path, out: str | Path, *, workers: int = 2,
             client.close()
             if cluster is not None:
                 cluster.close()
+    if failed:
+        meta.update(cells_done=skipped + computed, cells_computed=computed,
+                    cells_retried=retried, cells_failed=failed)
+        write_meta(out, meta)
+        raise RuntimeError(f"{len(failed)} cell(s) failed (the {skipped + computed} finished "
+                           f"ones are kept; rerun to retry): {failed[0]}")
     rows = [row for cid in ids for row in read_cell(out, cid)["rows"]]
     write_results(out, rows, list(grid.axes))
-    meta.update(cells_done=len(cells), cells_computed=computed,
+    meta.update(cells_done=len(cells), cells_computed=computed, cells_retried=retried,
                 wall_s=round(time.perf_counter() - start, 3), complete=True)
     write_meta(out, meta)
     if figures:
