@@ -99,13 +99,6 @@ class Comparison:
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write one ``.npz`` (written to a temporary file, then renamed). An existing file is
         replaced only if it is a comparison saved by us and ``overwrite`` is True."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"path must end in .npz, got {str(path)!r}")
-        if path.exists() and not overwrite:
-            raise atomic.OutputPathError(f"path: {path} exists; pass overwrite=True to replace "
-                                         f"an earlier comparison")
-        atomic.check_output_file(path, "path", _is_comparison)
         meta = {"labels": list(self.labels), "problem": self.problem,
                 "noisy_tasks": list(self.noisy_tasks), "minmax": self.minmax,
                 "settings": self.settings}
@@ -114,16 +107,8 @@ class Comparison:
                   COMPARISON_KEY: np.array(json.dumps(meta))}
         if self.front is not None:
             arrays["front"] = self.front
-        atomic.write_npz(path, arrays)
-        return path
-
-
-def _is_comparison(path: Path) -> bool:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return COMPARISON_KEY in z.files
-    except (OSError, ValueError):
-        return False
+        return atomic.save_marked_npz(path, arrays, key=COMPARISON_KEY, what="comparison",
+                                      overwrite=overwrite)
 
 
 def load_comparison(path: str | Path) -> Comparison:
@@ -131,7 +116,7 @@ def load_comparison(path: str | Path) -> Comparison:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path: no such file {str(path)!r}")
-    if not _is_comparison(path):
+    if not atomic.has_npz_key(path, COMPARISON_KEY):
         raise ValueError(f"path: {path} is not a comparison saved by proofs_check.compare")
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z[COMPARISON_KEY]))

@@ -203,15 +203,7 @@ class SuiteConfig:
 
         Errors name the file, the section and the key."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"--config: cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"--config: {path} is not valid TOML: {exc}") from None
-        return cls.from_dict(data, source=str(path), **overrides)
+        return cls.from_dict(read_toml(path, "--config"), source=str(path), **overrides)
 
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "config", **overrides: object
@@ -278,3 +270,16 @@ def above_smallest(noise: object) -> tuple[int, ...]:
 def noisy_tasks_of(problem: R.MultiTaskProblem) -> tuple[int, ...]:
     """The noisy tasks of a generated problem, () for one built from arrays (noise unknown)."""
     return () if problem.noise is None else above_smallest(problem.noise)
+
+
+def read_toml(path: Path, name: str) -> dict:
+    """The parsed TOML file at ``path``; a ValueError naming ``name`` (the option or argument
+    that gave it) if it cannot be read or parsed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{name}: {path} is not valid TOML: {exc}") from None

@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from proofs_check import cli
-from proofs_check.report import suite
 from proofs_check.claims import CLAIMS
 
 FIGURES = {"rate_gap_vs_T.png", "weights.png", "excess_risks.png", "noise_sweep.png",

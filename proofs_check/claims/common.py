@@ -9,6 +9,12 @@ import numpy as np
 import reference as R
 
 
+# Exact reference classes whose gpu/ twin is held to them and runs on the device (gpu/ also
+# batches MGDA, but its min-norm solver runs on the host). A subclass is not batched: it runs as
+# it is, through reference.run.
+BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights, R.IMTLG)
+
+
 def weight_sum(problem: R.MultiTaskProblem, method: object) -> float:
     """Σα of the method's weights: m for the reference methods' official convention, else 1.
     (A user method's weights are put on the simplex before they reach the θ-step.)"""

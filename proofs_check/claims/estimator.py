@@ -15,7 +15,7 @@ import reference as R
 
 from ..config import SuiteConfig
 from ..report.result import ClaimResult, SubCheck
-from .common import smoothness, weight_sum
+from .common import BATCHED, smoothness, weight_sum
 
 
 ID = "estimator"
@@ -25,7 +25,6 @@ STATEMENT = ("½gᵀH⁻¹g is exact on quadratics and first-order accurate (rel
 SOURCE = "[ABS]/[SS] Taylor estimator; [CODE] AdaGrad estimator; [OURS] NOTES §2 gap"
 CONVENTION = "estimators on full-batch GD; min–max runs: paper convention"
 MINMAX_RTOL = 1e-3
-BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights)
 
 
 def taylor_quadratic_error(problem: R.MultiTaskProblem, steps: int = 200) -> float:

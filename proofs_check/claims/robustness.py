@@ -24,7 +24,7 @@ import reference as R
 
 from ..config import ProblemSpec, SuiteConfig
 from ..report.result import ClaimResult, SubCheck
-from .common import smoothness, weight_sum
+from .common import BATCHED, smoothness, weight_sum
 
 ID = "robustness"
 STATEMENT = ("Raising the noisy tasks' label noise neither raises their ExcessMTL weight (by > 0.05) "
@@ -34,7 +34,6 @@ CONVENTION = ("paper (Σα = 1 for every method, so θ-steps are comparable); co
               "(the largest curvature over the sweep's problems)")
 DRIFT_TOL = 0.05
 HARM_TOL = 1.10
-BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights, R.IMTLG)   # MGDA's solver runs on the host
 
 
 def methods(config: SuiteConfig) -> dict[str, Callable[[], object]]:

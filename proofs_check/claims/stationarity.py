@@ -24,14 +24,13 @@ import reference as R
 
 from ..config import SuiteConfig
 from ..report.result import ClaimResult, SubCheck
-from .common import start_points, worst_over_seeds
+from .common import BATCHED, start_points, worst_over_seeds
 
 ID = "pareto-stationary"
 STATEMENT = ("ExcessMTL's iterates satisfy min_{s<=t} P(θ_s) <= sqrt(2C_t/(ηt)) → 0 (P the exact "
              "min-norm Pareto-stationarity measure) with the weight variation C_t bounded, so "
              "at O(1/√t): convex and non-convex (tanh network, full batch and minibatches)")
 SOURCE = "[ABS] Pareto stationarity; [SS] non-convex; bound [OURS] docs/theory.md §5"
-BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights)   # exact classes whose gpu twin is held to them
 CONVENTION = "ExcessMTL(adagrad) with scale processing, paper convention (α on Δ_m); constant η"
 
 

@@ -16,7 +16,6 @@ from itertools import combinations, product
 
 import numpy as np
 
-from ..claims.controls import SignFlippedExcessMTL
 
 STEP_SIZES = (1e-2, 0.1, 0.5, 1.0, 2.0, 10.0)
 BASELINE_EPS = (1e-12, 1e-10, 1e-8, 1e-7, 1e-6, 1e-5)

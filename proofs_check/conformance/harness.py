@@ -23,6 +23,7 @@ import numpy as np
 
 import reference as R
 
+from ..claims.controls import SignFlippedExcessMTL
 from . import departures as D
 
 StepFn = Callable[[np.ndarray, np.ndarray], object]
@@ -68,7 +69,7 @@ class MethodSpec:
         flip = kw.pop("sign_flip", False)
         kw.pop("estimator", None)
         if self.method == "excessmtl":
-            cls = D.SignFlippedExcessMTL if flip else R.ExcessMTL
+            cls = SignFlippedExcessMTL if flip else R.ExcessMTL
             method = cls("adagrad", conv, step_size=eta, **kw)
         elif self.method == "groupdro":
             method = R.GroupDRO(conv, step_size=eta)

@@ -59,26 +59,11 @@ class Recording:
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write one ``.npz`` (to a temporary file, then renamed). An existing file is replaced
         only if it is a recording saved by us and ``overwrite`` is True."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"path must end in .npz, got {str(path)!r}")
-        if path.exists() and not overwrite:
-            raise atomic.OutputPathError(f"path: {path} exists; pass overwrite=True to replace "
-                                         "an earlier recording")
-        atomic.check_output_file(path, "path", _is_recording)
         arrays = {"grads": self.grads, "weights": self.weights, RECORDING_KEY: np.array(self.dtype)}
         if self.losses is not None:
             arrays["losses"] = self.losses
-        atomic.write_npz(path, arrays)
-        return path
-
-
-def _is_recording(path: Path) -> bool:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return RECORDING_KEY in z.files
-    except (OSError, ValueError):
-        return False
+        return atomic.save_marked_npz(path, arrays, key=RECORDING_KEY, what="recording",
+                                      overwrite=overwrite)
 
 
 def load_recording(path: str | Path) -> Recording:

@@ -76,6 +76,31 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     write_bytes(path, buf.getvalue())
 
 
+def has_npz_key(path: Path, key: str) -> bool:
+    """``path`` is an .npz holding ``key`` (the marker an output of ours carries)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return key in z.files
+    except (OSError, ValueError):
+        return False
+
+
+def save_marked_npz(path: str | Path, arrays: dict[str, np.ndarray], *, key: str, what: str,
+                    overwrite: bool = False) -> Path:
+    """Write ``arrays`` (which hold the marker ``key``) to one ``.npz``: a temporary file, then
+    renamed. An existing file is replaced only if it carries ``key`` and ``overwrite`` is True;
+    ``what`` names the kind of output in the error ("comparison", "recording")."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"path must end in .npz, got {str(path)!r}")
+    if path.exists() and not overwrite:
+        raise OutputPathError(f"path: {path} exists; pass overwrite=True to replace an earlier "
+                              f"{what}")
+    check_output_file(path, "path", lambda p: has_npz_key(p, key))
+    write_npz(path, arrays)
+    return path
+
+
 # ------------------------------------------------------------------ single output files
 def check_output_file(path: Path, name: str, is_ours: Callable[[Path], bool]) -> Path:
     """``path`` may be written: its folder can be made and written, and if a file is already

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .figures import save_figure  # noqa: E402
-from .figstyle import (BOUND_STYLES, FIGSIZE_GRID, FIGSIZE_WIDE,  # noqa: E402
+from .figstyle import (BOUND_STYLES, FIGSIZE_WIDE,  # noqa: E402
                        METHOD_STYLE, TASK_COLORS)
 
 

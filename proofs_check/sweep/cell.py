@@ -19,11 +19,10 @@ import numpy as np
 import gpu
 import reference as R
 
-from ..claims.common import smoothness, weight_sum
+from ..claims.common import BATCHED, smoothness, weight_sum
 from .grid import parse_method
 
 METRICS = ("max_excess", "alpha_noisy", "clean_max_excess", "gap")
-BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights)
 
 
 def noise_vector(s: dict) -> list[float]:

@@ -10,9 +10,10 @@ import hashlib
 import itertools
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..config import read_toml
 
 EXAMPLE = """\
 # A sweep grid: every list under [grid] is an axis; the cells are their product.
@@ -188,13 +189,4 @@ def _check_settings(s: dict, source: str) -> None:
 
 def load_grid(path: str | Path) -> Grid:
     """Read and check a grid file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"GRID: cannot read {p}: {exc.strerror or exc}") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"GRID: {p} is not valid TOML: {exc}") from None
-    return from_dict(doc, str(p))
+    return from_dict(read_toml(Path(path), "GRID"), str(path))
