@@ -1,7 +1,8 @@
 """Exact oracles for batched problems, per replica.
 
 ``duality_gap`` solves the inner minimum min_θ Σ ᾱ_i E_i(θ) for all replicas at once: a batched
-solve for linear regression, batched Newton for logistic regression. ``pareto_stationarity`` runs
+solve for linear regression, batched Newton for logistic regression, and the reference's linear
+program per replica for LAD tasks. ``pareto_stationarity`` runs
 the reference's exact Wolfe algorithm per replica on the host (on an m × d matrix).
 ``minmax_solution`` and ``is_dominated`` run the reference's exact oracles per replica on the
 host, on ``problem.replica(b)`` (exact for every excess-risk quantity, see its docstring).
@@ -29,6 +30,9 @@ def duality_gap(problem: BatchedProblem, theta_bar: object, alpha_bar: object) -
         raise ValueError("alpha_bar must be non-negative with a positive sum in every replica "
                          "(each row is normalised to the simplex)")
     a = a / xp.sum(a, axis=1, keepdims=True)
+    if p.loss == "absolute":          # the inner minimum is a linear program, per replica on host
+        th_h, a_h = bk.to_numpy(th), bk.to_numpy(a)
+        return np.array([R.duality_gap(p.replica(b), th_h[b], a_h[b]).gap for b in range(B)])
     primal = xp.max(p.excess_risks(th), axis=1)
     u = xp.zeros((B, d))
     for _ in range(100):

@@ -5,6 +5,9 @@ Arrays carry a leading replica axis: θ (B, d), losses (B, m), grads (B, m, d).
 * Linear regression keeps only per-task sufficient statistics, A_i = X_iᵀX_i/n, b_i = X_iᵀy_i/n and
   c_i = y_iᵀy_i/(2n). Then ℓ_i(θ) = ½θᵀA_iθ − b_iᵀθ + c_i + (λ/2)‖θ‖², and a step costs O(m·d²)
   whatever n is.
+* LAD regression ("absolute", ``reference.AbsoluteLossProblem``, the tight family) reads X once per
+  step: ℓ_i = mean|Xθ − y|, subgradient Xᵀsign(Xθ − y)/n. Its optima are linear programs, solved
+  per replica on the host by the reference.
 * Logistic regression reads X once per step. On CuPy a fused kernel (``gpu.kernels``) computes
   the losses and the gradients in one pass over X. On NumPy (and as the "two-pass" baseline) it
   uses z = Xθ followed by Xᵀ(σ(z) − y).
@@ -28,7 +31,7 @@ from . import backend as bk
 
 @dataclass(frozen=True, eq=False)
 class BatchedProblem:
-    loss: str                     # "linear" | "logistic"
+    loss: str                     # "linear" | "logistic" | "absolute"
     backend: str
     dtype: str
     n_samples: int
@@ -90,7 +93,7 @@ class BatchedProblem:
             At = xp.einsum("bmde,bme->bmd", self.A, th)
             loss = 0.5 * xp.sum(th * At, axis=-1) - xp.sum(self.b * th, axis=-1) + self.c + reg
             return loss, At - self.b + self.l2 * th
-        if self.fused and bk.is_cupy(xp):
+        if self.fused and bk.is_cupy(xp) and self.loss == "logistic":
             from .kernels import logistic_loss_grad
             loss, grad = logistic_loss_grad(self.X, self.y, th)
         else:
@@ -104,14 +107,21 @@ class BatchedProblem:
         z = (X @ th[..., None])[..., 0]                                      # (B, m, k)
         if self.loss == "linear":
             loss, r = 0.5 * xp.mean((z - y) ** 2, axis=-1), z - y
-        else:
-            loss = xp.mean(xp.logaddexp(0.0, z) - y * z, axis=-1)
-            r = 1.0 / (1.0 + xp.exp(-z)) - y
+        elif self.loss == "absolute":
+            loss, r = xp.mean(xp.abs(z - y), axis=-1), xp.sign(z - y)
+        else:     # one exp for both: softplus(z) = max(z, 0) + log1p(e), σ(z) from e = e^{−|z|}
+            e = xp.exp(-xp.abs(z))
+            inv = 1.0 / (1.0 + e)
+            loss = xp.mean(xp.maximum(z, 0.0) + xp.log1p(e) - y * z, axis=-1)
+            r = xp.where(z >= 0, inv, e * inv) - y
         return loss, (xp.swapaxes(X, -1, -2) @ r[..., None])[..., 0] / X.shape[2]
 
     def _hessians_on(self, X: object, th: object) -> object:
         """∇²ℓ_i on sample rows X (B, m, k, d): XᵀWX/k + λI, W = 1 (linear) or σ(1 − σ)."""
         xp = self.xp
+        if self.loss == "absolute":
+            raise ValueError("LAD (absolute) losses have no Hessian: a method that needs "
+                             "hessians cannot run on them")
         if self.loss == "linear":
             Xw = X
         else:
@@ -155,6 +165,20 @@ class BatchedProblem:
             return self.A + self.l2 * self.xp.eye(self.dim, dtype=th.dtype)
         return self._hessians_on(self.X, th)
 
+    @cached_property
+    def _lad_replicas(self) -> list[R.AbsoluteLossProblem]:
+        """LAD: each replica as a reference problem, built once (its LP optima are cached)."""
+        return [R.AbsoluteLossProblem(bk.to_numpy(self.X[b]).astype(float),
+                                      bk.to_numpy(self.y[b]).astype(float))
+                for b in range(self.n_replicas)]
+
+    def _lp_optima(self) -> tuple[object, object]:
+        """LAD: each replica's exact optima from the reference's linear programs."""
+        reps = self._lad_replicas
+        xp = self.xp
+        return (xp.asarray(np.stack([r.optimal_params for r in reps])),
+                xp.asarray(np.stack([r.optimal_losses for r in reps])))
+
     # ------------------------------------------------------------------- optima
     @cached_property
     def _optima(self) -> tuple[object, object]:
@@ -171,6 +195,8 @@ class BatchedProblem:
                 raise ValueError("a task's Hessian is singular (n < d with l2 = 0): the gpu mirror "
                                  "needs l2 > 0 there")
             return theta, self._f64().losses_and_grads(theta)[0]
+        if self.loss == "absolute":
+            return self._lp_optima()
         return _newton_per_task(self._f64())
 
     def _f64(self) -> BatchedProblem:
@@ -213,6 +239,8 @@ class BatchedProblem:
         ones by a per-task constant. Every oracle built on excess risks or on loss differences
         (min–max, duality gap, dominance, Pareto front) is therefore exact on it.
         """
+        if self.loss == "absolute":
+            return self._lad_replicas[index]
         if self.loss == "logistic":
             return R.problem_from_arrays("logistic", bk.to_numpy(self.X[index]).astype(float),
                                          bk.to_numpy(self.y[index]).astype(float), l2=self.l2)
@@ -269,19 +297,21 @@ def from_reference(problems: list[R.MultiTaskProblem], *, backend: str = "numpy"
 
     Linear problems keep only A, b, c (memory and full-batch steps independent of n) unless
     ``keep_samples``, which the stochastic regime (``run_batched(..., batch_size=b)``) needs."""
-    if isinstance(problems, R.MultiTaskProblem):
+    if isinstance(problems, R.EXACT_PROBLEMS):
         problems = [problems]
     if not isinstance(problems, (list, tuple)) or not problems:
-        raise TypeError("problems must be a non-empty list of reference MultiTaskProblem, got "
-                        f"{type(problems).__name__}")
-    bad = [type(p).__name__ for p in problems if not isinstance(p, R.MultiTaskProblem)]
+        raise TypeError("problems must be a non-empty list of reference MultiTaskProblem (or "
+                        f"AbsoluteLossProblem), got {type(problems).__name__}")
+    bad = [type(p).__name__ for p in problems if not isinstance(p, R.EXACT_PROBLEMS)]
     if bad:
-        raise TypeError(f"problems must hold reference MultiTaskProblem only, got {bad[0]}")
+        raise TypeError(f"problems must hold reference MultiTaskProblem or AbsoluteLossProblem "
+                        f"only, got {bad[0]}")
     if not isinstance(fused, bool):
         raise TypeError(f"fused must be a bool, got {fused!r}")
     p0 = problems[0]
+    l2 = getattr(p0, "l2", 0.0)
     for p in problems:
-        if (p.loss, p.X.shape, p.l2) != (p0.loss, p0.X.shape, p0.l2):
+        if (p.loss, p.X.shape, getattr(p, "l2", 0.0)) != (p0.loss, p0.X.shape, l2):
             raise ValueError("problems must share loss, shape (m, n, d) and l2")
     xp = bk.namespace(backend)
     dt = bk.dtype_of(dtype)
@@ -296,7 +326,7 @@ def from_reference(problems: list[R.MultiTaskProblem], *, backend: str = "numpy"
                               b=xp.asarray(b, dtype=dt), c=xp.asarray(c, dtype=dt),
                               X=xp.asarray(X, dtype=dt) if keep_samples else None,
                               y=xp.asarray(y, dtype=dt) if keep_samples else None, fused=fused)
-    return BatchedProblem("logistic", backend, dtype, n, p0.l2, X=xp.asarray(X, dtype=dt),
+    return BatchedProblem(p0.loss, backend, dtype, n, l2, X=xp.asarray(X, dtype=dt),
                           y=xp.asarray(y, dtype=dt), fused=fused)
 
 

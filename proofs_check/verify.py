@@ -159,12 +159,13 @@ def _problems(problem: object, config: SuiteConfig) -> tuple[list, list]:
         named = config.named_problems()
         return [(n, sp.build(config.seed)) for n, sp in named], named
     for p in items:
-        if not isinstance(p, (R.MultiTaskProblem, ProblemSpec)):
-            raise TypeError(f"problem must be a reference MultiTaskProblem (exact optima are "
-                            f"needed), a ProblemSpec, or a list of them, got {type(p).__name__}")
-    names = [p.loss if isinstance(p, R.MultiTaskProblem) else p.family for p in items]
+        if not isinstance(p, (*R.EXACT_PROBLEMS, ProblemSpec)):
+            raise TypeError(f"problem must be a reference MultiTaskProblem or "
+                            f"AbsoluteLossProblem (exact optima are needed), a ProblemSpec, or a "
+                            f"list of them, got {type(p).__name__}")
+    names = [p.family if isinstance(p, ProblemSpec) else p.loss for p in items]
     names = [n if names.count(n) == 1 else f"{n}{k}" for k, n in enumerate(names)]
-    concrete = [(n, p if isinstance(p, R.MultiTaskProblem) else p.build(config.seed))
+    concrete = [(n, p.build(config.seed) if isinstance(p, ProblemSpec) else p)
                 for n, p in zip(names, items)]
     specs = [(n, p) for n, p in zip(names, items) if isinstance(p, ProblemSpec)]
     return concrete, specs
@@ -205,8 +206,9 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
     """Check the paper's claims on ``method`` (default: the theorem dynamics,
     ExcessMTL(exact, paper, no scale processing)) and ``problem``.
 
-    ``problem``: a ``MultiTaskProblem``, a ``ProblemSpec`` (a generated family: the robustness
-    claim sweeps its noisy tasks' noise), or a list; default: the config's families.
+    ``problem``: a ``MultiTaskProblem``, an ``AbsoluteLossProblem`` (LAD tasks: ``rate`` only), a
+    ``ProblemSpec`` (a generated family: the robustness claim sweeps its noisy tasks' noise), or a
+    list; default: the config's families, plus the tight instance for ``rate``'s bounds.
     ``claims``: a subset of ``VERIFIABLE``; default: all of them that apply (robustness needs a
     ``ProblemSpec``). ``seeds``: a count or a list (default: the config's, 8). ``batch_size``:
     the regimes of the rate claim (None: full batch; an integer: minibatches; a list: each).
@@ -224,8 +226,9 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
         R._validate.positive_int("steps", steps, minimum=100)
     cfg_all, seed_list = _config(config, quick, backend, seeds, steps, lr)
     problems, specs = _problems(problem, cfg_all)
+    lad = [n for n, p in problems if isinstance(p, R.AbsoluteLossProblem)]
     if claims is None:
-        ids = [c for c in VERIFIABLE if c != "robustness" or specs]
+        ids = [c for c in VERIFIABLE if (c != "robustness" or specs) and (c == "rate" or not lad)]
     else:
         ids = list(claims) if not isinstance(claims, str) else [claims]
     for cid in ids:
@@ -235,6 +238,11 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
             raise ValueError(f"claims: {cid!r} is about ExcessMTL's internals and runs in the "
                              f"suite only (python -m proofs_check --claims {cid}); verify() runs "
                              f"{list(VERIFIABLE)}")
+    smooth_only = [c for c in ids if c != "rate"]
+    if lad and smooth_only:
+        raise ValueError(f"claims: {smooth_only} need smooth tasks (Pareto measures and the "
+                         f"noise sweep work on MultiTaskProblem); the LAD problem {lad[0]!r} "
+                         "supports claims=['rate'] only")
     if "robustness" in ids and not specs:
         raise ValueError("claims: 'robustness' sweeps the noise of the noisy tasks, so it needs a "
                          "problem family: pass problem=ProblemSpec(...) (or none, for the "
@@ -265,6 +273,10 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
                                                          seed_list, batch_size=b,
                                                          sampler=sampler, backend=backend))
                         bar.update()
+                tight = rate_claim.tight_runs(simplex, seed_list, T, seed=cfg_all.seed,
+                                              backend=backend) if problem is None else None
+                if tight is not None:
+                    runs.append(tight)
                 results.append(replace(rate_claim.claim_result(runs, rate_cfg), method=label))
                 continue
             if cid == "robustness":

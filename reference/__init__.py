@@ -3,8 +3,10 @@
 Public API (names fixed by issue #2): problem generators, weighting methods, ``run`` and the exact
 oracles. See docs/api.md.
 """
+from .absolute import AbsoluteLossProblem, make_absolute_problem
 from .estimators import ESTIMATORS, adagrad_estimate, exact_estimate, taylor_estimate
 from .loop import DivergenceError, DivergenceWarning, Trajectory, replay, run
+from .metrics import EXACT as EXACT_PROBLEMS
 from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, duality_gap, front_gap,
                       is_dominated, minmax_solution, pareto_front, pareto_stationarity)
 from .minnorm import MinNormResult
@@ -18,11 +20,12 @@ from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA,
                         WeightState)
 
 __all__ = [
-    "ESTIMATORS", "METHODS", "SAMPLERS", "DivergenceError", "DivergenceWarning", "Dominance",
+    "AbsoluteLossProblem", "EXACT_PROBLEMS", "ESTIMATORS", "METHODS", "SAMPLERS",
+    "DivergenceError", "DivergenceWarning", "Dominance",
     "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA", "MinNormResult",
     "MinibatchSampler", "MinmaxSolution", "MultiTaskProblem", "ParetoFront", "TanhNetProblem",
     "Trajectory", "WeightState", "WeightingMethod", "adagrad_estimate", "duality_gap",
-    "exact_estimate", "front_gap", "is_dominated", "make_linear_problem", "make_logistic_problem",
-    "make_tanh_problem", "minimize_weighted", "minmax_solution", "nonconvex", "pareto_front",
+    "exact_estimate", "front_gap", "is_dominated", "make_absolute_problem", "make_linear_problem",
+    "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "minmax_solution", "nonconvex", "pareto_front",
     "pareto_stationarity", "problem_from_arrays", "replay", "run", "sampling", "taylor_estimate",
 ]

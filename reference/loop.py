@@ -198,6 +198,9 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
         v.real("project_radius", project_radius, low=0.0, low_open=True)
     theta = project_ball(theta, center, radius)
     needs = getattr(method, "needs", frozenset())
+    if "hessians" in needs and not hasattr(problem, "hessians"):
+        raise TypeError(f"method needs hessians(θ), which {type(problem).__name__} does not "
+                        "provide (e.g. LAD losses have no Hessian)")
     has_excess = hasattr(problem, "excess_risks")
     draw = None
     if batch_size is not None:

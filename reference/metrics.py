@@ -16,11 +16,14 @@ from scipy.optimize import minimize
 from . import _validate as v
 from .minnorm import MinNormResult, min_norm_point
 from .optimize import minimize_weighted
+from .absolute import AbsoluteLossProblem
 from .problems import MultiTaskProblem
+
+EXACT = (MultiTaskProblem, AbsoluteLossProblem)      # problems whose optima are computed exactly
 
 
 def _problem(problem: object) -> MultiTaskProblem:
-    if not isinstance(problem, MultiTaskProblem):
+    if not isinstance(problem, EXACT):
         raise TypeError(f"problem must be a MultiTaskProblem (exact optima are needed), got "
                         f"{type(problem).__name__}")
     return problem
@@ -57,8 +60,12 @@ class DualityGap:
 
 def weighted_excess_minimum(problem: MultiTaskProblem, alpha: np.ndarray, scales: np.ndarray
                             ) -> tuple[float, np.ndarray]:
-    """min_θ Σ α_i E_i(θ)/c_i and its minimiser, solved exactly (Newton, ‖∇‖ <= 1e-12)."""
+    """min_θ Σ α_i E_i(θ)/c_i and its minimiser, solved exactly (Newton, ‖∇‖ <= 1e-12; a linear
+    program for LAD tasks)."""
     w = alpha / scales
+    if isinstance(problem, AbsoluteLossProblem):
+        sol = problem.weighted_minimum(w)
+        return float(w @ problem.excess_risks(sol.theta)), sol.theta
     res = minimize_weighted(problem, w)
     return float(w @ problem.excess_risks(res.theta)), res.theta
 
@@ -135,11 +142,17 @@ def minmax_solution(problem: MultiTaskProblem, *, scales: object = None) -> Minm
         min_{θ, s} s   subject to   E_i(θ)/c_i <= s  for all i,
 
     solved by SLSQP, then polished by Newton's method on the KKT system of its active set, and
-    certified by the duality gap at (θ*, α*).
+    certified by the duality gap at (θ*, α*). For LAD tasks the epigraph problem is a linear
+    program (``AbsoluteLossProblem.minmax``), and α* are its multipliers.
     """
-    if not isinstance(problem, MultiTaskProblem):
-        raise TypeError(f"problem must be a MultiTaskProblem, got {type(problem).__name__}")
-    c = _scales(problem, scales)
+    c = _scales(_problem(problem), scales)
+    if isinstance(problem, AbsoluteLossProblem):
+        theta, alpha = problem.minmax(c)
+        f = problem.excess_risks(theta) / c
+        dual, _ = weighted_excess_minimum(problem, alpha, c)
+        return MinmaxSolution(theta=theta, value=float(np.max(f)), alpha=alpha,
+                              excess_risks=f * c, certificate=float(np.max(f)) - dual,
+                              kkt_residual=float("nan"))
     m, d = problem.n_tasks, problem.dim
     theta0 = minimize_weighted(problem, np.full(m, 1.0 / m) / c).theta
     s0 = float(np.max(problem.excess_risks(theta0) / c))

@@ -14,9 +14,11 @@ from proofs_check.claims import theory
 from proofs_check.claims import rate
 from proofs_check.config import SuiteConfig
 
-from proofs_check.claims.instances import inactive_task_problem
+from proofs_check.claims.instances import inactive_task_problem, tight_bound_problem
+from proofs_check.verify import on_simplex
 
-from .mutants import CORRECT, MUTANTS, LaggedHedge, LinearSpaceHedge, UniformMixHedge
+from .mutants import (CORRECT, MUTANTS, FirstBaselineHedge, HalfOptimumHedge, LaggedHedge,
+                      LinearSpaceHedge, LossHedge, LossRatioHedge, UniformMixHedge)
 
 QUICK = dict(quick=True, seeds=4, batch_size=[None, 8], claims=["rate"])
 SURVIVORS = {UniformMixHedge}
@@ -92,6 +94,54 @@ def test_the_median_rule_false_alarm_is_the_binomial_tail():
     assert abs(sims.mean() - rate.median_rule_false_alarm(p, 8)) < 2e-3
     assert rate.median_rule_false_alarm(0.0, 8) == 0.0
     assert math.isclose(rate.median_rule_false_alarm(1.0, 8), 1.0)
+
+
+# ------------------------------------------------------------ the tight instance (theory §3c)
+def tight(method, steps=1000, seeds=(0, 1, 2, 3)):
+    problem = tight_bound_problem(0)
+    return rate.run_seeds(rate.TIGHT, problem, method, theory.game_setup(problem), steps,
+                          list(seeds), rule="bounds")
+
+
+def test_the_bound_is_within_a_factor_ten_of_the_gap_on_the_tight_instance():
+    """Measured/bound >= 0.1 for the theorem dynamics, and the bound still holds: there a
+    method 10× slower than the theorem dynamics cannot hide in slack."""
+    runs = tight(R.ExcessMTL("exact", "paper", scale_processing=False))
+    assert runs.tightness >= rate.TIGHTNESS_MIN
+    assert np.nanmax(runs.gaps / runs.data_bound) <= 1.0
+    assert np.nanmax(runs.gaps / runs.apriori) <= 1.0
+    names = [c.name for c in rate.rate_subchecks(runs)]
+    assert not any("growth" in n for n in names), names          # bounds only there
+
+
+@pytest.mark.parametrize("variant", CORRECT, ids=lambda c: c.__name__)
+def test_a_correct_variant_stays_under_the_bounds_on_the_tight_instance(variant):
+    checks = rate.rate_subchecks(tight(on_simplex(variant())))
+    assert len(checks) == 3 and all(c.passed for c in checks), \
+        [(c.name, c.measured) for c in checks]
+
+
+@pytest.mark.parametrize("mutant", [LossHedge, FirstBaselineHedge, LossRatioHedge,
+                                    HalfOptimumHedge], ids=lambda c: c.__name__)
+def test_a_mutant_that_learns_its_weights_too_slowly_breaks_the_tight_bound(mutant):
+    """docs/claims.md: these mutants' gap is 1.3–6× the bound on the tight instance."""
+    failed = [c.name for c in rate.rate_subchecks(tight(on_simplex(mutant()))) if not c.passed]
+    assert any("data-dependent bound" in n for n in failed), failed
+
+
+def test_nonsmooth_tasks_are_held_to_the_theorems_rate_at_full_batch():
+    problem = R.make_absolute_problem(3, 2, 16, noise=0.5, seed=1)
+    runs = rate.run_seeds("absolute full batch", problem,
+                          R.ExcessMTL("exact", "paper", scale_processing=False),
+                          theory.game_setup(problem), 400, [0, 1])
+    growth = next(c for c in rate.rate_subchecks(runs) if "growth" in c.name)
+    assert growth.bound == rate.GROWTH_STOCHASTIC and "nonsmooth" in growth.note
+
+
+def test_the_suite_reports_the_tightness_of_its_tight_instance():
+    claim = rate.run(SuiteConfig(quick=True, seeds=2))
+    check = next(c for c in claim.checks if c.name.startswith(f"{rate.TIGHT}: tightness"))
+    assert check.kind == "lower" and check.bound == rate.TIGHTNESS_MIN and check.passed
 
 
 # ------------------------------------------------------------------ the verify API

@@ -68,6 +68,7 @@ def gradient_bound(problem: R.MultiTaskProblem, center: np.ndarray, radius: floa
     linear: ∇ℓ_i(θ) = H_i(θ − θ_i*), so ‖∇ℓ_i‖ <= ‖H_i‖₂ (R + ‖c − θ_i*‖).
     logistic: ∇ℓ_i = (1/n) Σ_k (σ(z_k) − y_k) x_k + λθ, |σ − y| <= 1, so
     ‖∇ℓ_i‖ <= (1/n) Σ_k ‖x_k‖ + λ(‖c‖ + R).
+    absolute (LAD): |sign| <= 1, so ‖g_i‖ <= (1/n) Σ_k ‖x_k‖.
     """
     if problem.loss == "linear":
         H = problem.hessians(center)
@@ -75,6 +76,8 @@ def gradient_bound(problem: R.MultiTaskProblem, center: np.ndarray, radius: floa
         return float(max(np.linalg.norm(H[i], 2) * (radius + dist[i])
                          for i in range(problem.n_tasks)))
     row = np.linalg.norm(problem.X, axis=2).mean(axis=1)
+    if problem.loss == "absolute":
+        return float(np.max(row))
     return float(np.max(row) + problem.l2 * (np.linalg.norm(center) + radius))
 
 

@@ -57,14 +57,25 @@ def draw_rate(d: dict, claim: dict) -> plt.Figure:
             color = TASK_COLORS[i % len(TASK_COLORS)]
             regime = k[len(problem) + 1:].replace("_", " ")
             med = np.nanmedian(g, axis=0)
+            bounds_only = bool(d.get(f"{k}_bounds_only", False))
+            db = d.get(f"{k}_data_bound")
+            if bounds_only and db is not None and np.isfinite(g / db).all(axis=1).any():
+                r = g / db
+                tight = float(np.median(r[np.isfinite(r).all(axis=1)].max(axis=1)))
+            else:
+                tight = float("nan")
+            what = (f"gap/bound up to {tight:.2f} (median over seeds)" if bounds_only else
+                    f"median growth of gap·√T {np.nanmedian(d[f'{k}_growth']):.2f}")
             ax.loglog(T, med, color=color, marker="o", ms=3,
-                      label=f"{regime}: median gap ({g.shape[0]} seeds), median growth of "
-                            f"gap·√T {np.nanmedian(d[f'{k}_growth']):.2f}")
+                      label=f"{regime}: median gap ({g.shape[0]} seeds), {what}")
             ax.fill_between(T, np.nanquantile(g, 0.1, axis=0), np.nanquantile(g, 0.9, axis=0),
                             color=color, alpha=0.2, lw=0)
             if np.all(np.isfinite(d[f"{k}_apriori"])) and int(d[f"{k}_batch"]) < 0:
                 ax.loglog(T, d[f"{k}_apriori"], label="a-priori bound √2·D·G/√T + ln m/(η_α T)",
                           **BOUND_STYLES["apriori"])
+                if db is not None and np.isfinite(db).any():
+                    ax.loglog(T, np.nanmedian(db, axis=0), label="data-dependent bound "
+                              "(median over seeds)", **{**BOUND_STYLES["data"], "color": "0.2"})
         T = d[f"{keys[0]}_T"]
         ax.loglog(T, np.nanmedian(d[f"{keys[-1]}_gaps"], axis=0)[0] * (T / T[0]) ** -0.5,
                   color="0.6", lw=0.8, label="∝ T^-1/2 (guide)")
