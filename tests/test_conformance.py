@@ -256,3 +256,26 @@ def test_cli_lists_and_writes_golden_files(tmp_path, capsys):
     assert cli_main(["conformance", "--write-golden", str(tmp_path / "g")]) == 0
     assert len(list((tmp_path / "g").glob("*.npz"))) == 14
     shutil.rmtree(tmp_path / "g")
+
+
+def test_a_golden_file_check_honours_the_declared_dtype(tmp_path, monkeypatch, capsys):
+    """A float32 port fails a golden file at float64 tolerances and passes when it declares
+    float32, through the API and through the CLI's --golden --dtype."""
+    (tmp_path / "f32_impl.py").write_text(
+        "import numpy as np\n"
+        "from tests.impls import ExcessMTLLinearSpace\n"
+        "class F32:\n"
+        "    def __init__(self, n_tasks):\n        self.inner = ExcessMTLLinearSpace(n_tasks)\n"
+        "    def __call__(self, losses, grads):\n"
+        "        return np.asarray(self.inner(losses, grads), dtype=np.float32).astype(float)\n"
+        "def make(n_tasks):\n    return F32(n_tasks)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import f32_impl
+    name = "excessmtl-official-logistic"
+    assert not golden.check_golden(f32_impl.make(3), name).passed
+    assert golden.check_golden(f32_impl.make(3), name, dtype="float32").passed
+    assert cli_main(["conformance", "f32_impl:make", "--golden", name]) == 1
+    capsys.readouterr()
+    assert cli_main(["conformance", "f32_impl:make", "--golden", name, "--dtype", "float32"]) == 0
+    with pytest.raises(ValueError, match="dtype"):
+        golden.check_golden(f32_impl.make(3), name, dtype="float8")

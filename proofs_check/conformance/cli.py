@@ -202,7 +202,8 @@ def _run(args) -> int:
         g = golden.load_golden(args.golden)
         step_fn = make_step_fn(factory, g.losses.shape[1], g.grads.shape[2])
         step_fn = from_torch(step_fn) if args.torch else _torch_hint(step_fn)
-        report = golden.check_golden(step_fn, args.golden, accept_rescaled=args.accept_rescaled)
+        report = golden.check_golden(step_fn, args.golden, accept_rescaled=args.accept_rescaled,
+                                     dtype=args.dtype, rtol=args.rtol, atol=args.atol)
     else:
         factory = load_factory(args.target)
         problem = default_problem() if args.problem == "linear" else \

@@ -25,7 +25,7 @@ import numpy as np
 import reference as R
 
 from ...report import atomic
-from ..harness import (METHOD_NAMES, ConformanceReport, MethodSpec, StepFn, compare,
+from ..harness import (METHOD_NAMES, TOLERANCES, ConformanceReport, MethodSpec, StepFn, compare,
                            default_problem, reference_inputs)
 
 FORMAT_VERSION = 1
@@ -187,9 +187,17 @@ def _check_meta_types(p: Path, meta: dict) -> None:
         raise _fail(p, f"meta does not describe a reference method ({exc})") from None
 
 
-def check_golden(step_fn: StepFn, name_or_path: str | Path, *, accept_rescaled: bool = False
-                 ) -> ConformanceReport:
-    """Drive ``step_fn`` with a golden trajectory's inputs and compare with its weights."""
+def check_golden(step_fn: StepFn, name_or_path: str | Path, *, accept_rescaled: bool = False,
+                 dtype: str | None = None, rtol: float | None = None,
+                 atol: float | None = None) -> ConformanceReport:
+    """Drive ``step_fn`` with a golden trajectory's inputs and compare with its weights.
+
+    Tolerances: ``rtol``/``atol`` if given, else the declared ``dtype``'s (``TOLERANCES``), else
+    the golden file's own (float64)."""
     g = load_golden(name_or_path)
-    return compare(step_fn, g.spec, g.losses, g.grads, g.weights, rtol=g.meta["rtol"],
-                   atol=g.meta["atol"], accept_rescaled=accept_rescaled)
+    if dtype is not None and dtype not in TOLERANCES:
+        raise ValueError(f"dtype must be one of {tuple(TOLERANCES)}, got {dtype!r}")
+    d_rtol, d_atol = TOLERANCES[dtype] if dtype else (g.meta["rtol"], g.meta["atol"])
+    return compare(step_fn, g.spec, g.losses, g.grads, g.weights,
+                   rtol=d_rtol if rtol is None else rtol, atol=d_atol if atol is None else atol,
+                   accept_rescaled=accept_rescaled, dtype=dtype or "float64")
