@@ -1,6 +1,6 @@
 """Regenerate the verdict tables of docs/claims.md from a suite run.
 
-    python -m proofs_check --out results          # the default suite (about 35 s on 2 cores)
+    python -m proofs_check --out results          # the default suite (about 55 s on 2 cores)
     python tools/claims_doc.py results/report.json
 
 copies the report to docs/report.json and rewrites the block of docs/claims.md between its

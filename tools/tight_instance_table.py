@@ -48,7 +48,7 @@ def main() -> None:
     tight = [ratios(theorem, tight_bound_problem(s), list(range(8)))[2] for s in range(8)]
     print("| tightness | " + " | ".join(f"{t:.3f}" for t in tight) + " |")
     problem = tight_bound_problem(0)
-    print(f"\nCorrect variants over 32 run seeds (problem seed 0): the fraction p̂ of seeds with "
+    print("\nCorrect variants over 32 run seeds (problem seed 0): the fraction p̂ of seeds with "
           "gap > a bound at some T, and the implied false alarm of the every-seed rule over 8\n")
     print("| variant | max gap/data bound | max gap/a-priori bound | p̂ | implied false alarm |")
     print("|---|---|---|---|---|")
