@@ -277,6 +277,7 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
                                               backend=backend) if problem is None else None
                 if tight is not None:
                     runs.append(tight)
+                    rate_cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
                 results.append(replace(rate_claim.claim_result(runs, rate_cfg), method=label))
                 continue
             if cid == "robustness":

@@ -22,10 +22,12 @@ from .problems import MultiTaskProblem
 EXACT = (MultiTaskProblem, AbsoluteLossProblem)      # problems whose optima are computed exactly
 
 
-def _problem(problem: object) -> MultiTaskProblem:
-    if not isinstance(problem, EXACT):
-        raise TypeError(f"problem must be a MultiTaskProblem (exact optima are needed), got "
-                        f"{type(problem).__name__}")
+def _problem(problem: object, kinds: tuple = EXACT) -> MultiTaskProblem:
+    if not isinstance(problem, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        why = "exact optima are needed" if kinds == EXACT else \
+            "smooth losses are needed; LAD tasks support duality_gap and minmax_solution"
+        raise TypeError(f"problem must be a {names} ({why}), got {type(problem).__name__}")
     return problem
 
 
@@ -210,7 +212,7 @@ def is_dominated(problem: MultiTaskProblem, theta: object, *, tol: float = 1e-9,
     by more than ``feasibility_tol``. Differences are taken on excess risks (E_i(θ) − E_i(θ'),
     equal to the loss differences) for precision.
     """
-    _problem(problem)
+    _problem(problem, (MultiTaskProblem,))
     th = v.finite_array("theta", theta, shape=(problem.dim,))
     tol = v.real("tol", tol, low=0.0, low_open=True)
     feasibility_tol = v.real("feasibility_tol", feasibility_tol, low=0.0)
@@ -241,7 +243,7 @@ class ParetoFront:
 
 def pareto_front(problem: MultiTaskProblem, n_points: int = 101) -> ParetoFront:
     """The exact Pareto front of a two-task convex problem by weighted scalarisation."""
-    if _problem(problem).n_tasks != 2:
+    if _problem(problem, (MultiTaskProblem,)).n_tasks != 2:
         raise ValueError(f"problem: pareto_front needs a 2-task problem, got "
                          f"n_tasks={problem.n_tasks}")
     n = v.positive_int("n_points", n_points, minimum=2)
@@ -254,7 +256,7 @@ def pareto_front(problem: MultiTaskProblem, n_points: int = 101) -> ParetoFront:
 def front_gap(problem: MultiTaskProblem, theta: object) -> float:
     """Distance above the 2-task front: ℓ_2(θ) − min{ℓ_2(θ') : ℓ_1(θ') <= ℓ_1(θ)} (>= 0; 0 on the
     front), by the ε-constraint program (SLSQP). Computed on excess risks for precision."""
-    if _problem(problem).n_tasks != 2:
+    if _problem(problem, (MultiTaskProblem,)).n_tasks != 2:
         raise ValueError(f"problem: front_gap needs a 2-task problem, got "
                          f"n_tasks={problem.n_tasks}")
     th = v.finite_array("theta", theta, shape=(problem.dim,))
