@@ -102,7 +102,8 @@ def plot_trajectories(d: dict, path_w: Path, path_e: Path, claim: dict | None = 
     out = []
     for key, ylabel, path in (("weights", "α_t,i (simplex)", path_w),
                               ("excess", "E_i(θ_t)", path_e)):
-        fig, axes = plt.subplots(1, len(names), figsize=FIGSIZE_WIDE, squeeze=False)
+        fig, axes = plt.subplots(1, len(names), figsize=(max(FIGSIZE_WIDE[0], 4.5 * len(names)),
+                                                         FIGSIZE_WIDE[1]), squeeze=False)
         for ax, name in zip(axes[0], names):
             t, arr = d[f"{name}_traj_t"], d[f"{name}_{key}"]
             noisy = _noisy(claim, name.split("_")[0])
@@ -113,10 +114,9 @@ def plot_trajectories(d: dict, path_w: Path, path_e: Path, claim: dict | None = 
             if key == "excess":
                 ax.axhline(float(d[f"{name}_minmax"][0]), color="k", ls="--", lw=0.8,
                            label="min_θ max_i E_i")
-            ax.set(title=f"{name.split('_')[0]}: {method}, η_t ∝ 1/√t, seed 0 — rate {verdict}",
-                   xlabel="t", ylabel=ylabel)
-            ax.title.set_fontsize(8)
+            ax.set(title=name.split("_")[0], xlabel="t", ylabel=ylabel)
             ax.legend(fontsize=7)
+        fig.suptitle(f"{method}, η_t ∝ 1/√t, full batch, seed 0 — rate {verdict}", fontsize=9)
         out.append(_save(fig, path))
     return out
 
