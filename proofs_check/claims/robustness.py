@@ -132,16 +132,21 @@ def _cfg(config: SuiteConfig, seeds: list[int]) -> dict:
             "decision": "median over seeds <= tolerance"}
 
 
+def _store(arrays: dict, pname: str, label: str, res: dict) -> None:
+    """The arrays the report keeps of one sweep (figures read them back by these keys)."""
+    for key in ("weights", "excess", "weights_all", "excess_all"):
+        arrays[f"{pname}|{label}|{key}"] = res[key]
+    arrays[f"{pname}|levels"] = res["levels"]
+    arrays[f"{pname}|noisy"] = res["noisy"]
+
+
 def check(method: object, label: str, config: SuiteConfig) -> ClaimResult:
     """The claim for one method on every configured problem family (``verify``)."""
     seeds = seeds_of(config)
     checks, arrays = [], {}
     for pname, spec in config.named_problems():
         res = sweep(config, spec, method, seeds)
-        for key in ("weights", "excess", "weights_all", "excess_all"):
-            arrays[f"{pname}|{label}|{key}"] = res[key]
-        arrays[f"{pname}|levels"] = res["levels"]
-        arrays[f"{pname}|noisy"] = res["noisy"]
+        _store(arrays, pname, label, res)
         checks += robustness_subchecks(f"{pname} {label}", res)
     return ClaimResult(ID, STATEMENT, SOURCE, CONVENTION, tuple(checks), _cfg(config, seeds),
                        arrays, method=label)
@@ -155,12 +160,9 @@ def run(config: SuiteConfig) -> ClaimResult:
         results = {name: sweep(config, spec, make(), seeds)
                    for name, make in methods(config).items()}
         for name, res in results.items():
-            for key in ("weights", "excess", "weights_all", "excess_all"):
-                arrays[f"{pname}|{name}|{key}"] = res[key]
+            _store(arrays, pname, name, res)
             if name.startswith("ExcessMTL"):
                 checks += robustness_subchecks(f"{pname} {name}", res)
-        arrays[f"{pname}|levels"] = results["GroupDRO"]["levels"]
-        arrays[f"{pname}|noisy"] = results["GroupDRO"]["noisy"]
         drift, _ = per_seed(results["GroupDRO"])
         checks.append(SubCheck(f"{pname} GroupDRO (loss-based) overweights the noisy tasks "
                                f"(median of {drift.size} seeds)", float(np.median(drift)),
