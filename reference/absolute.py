@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from . import _validate as v
+from ._stacked import StackedTasks
 
 _ACTIVE_ROW = 1e-9       # |x_kᵀθ − y_k| below this (relative to 1 + |y_k|) is an interpolated row
 
@@ -70,7 +71,7 @@ def _polish(X: np.ndarray, y: np.ndarray, theta: np.ndarray, objective) -> np.nd
 
 
 @dataclass(frozen=True, eq=False)
-class AbsoluteLossProblem:
+class AbsoluteLossProblem(StackedTasks):
     """m LAD regression tasks sharing θ ∈ R^d; data stacked as ``X`` (m, n, d), ``y`` (m, n)."""
 
     X: np.ndarray
@@ -80,7 +81,6 @@ class AbsoluteLossProblem:
     seed: int | None = None
 
     loss = "absolute"
-    supports_minibatches = True     # losses(θ, idx), grads(θ, idx) on sample rows
 
     def __post_init__(self) -> None:
         X = v.finite_array("X", self.X, ndim=3).copy()
@@ -93,36 +93,14 @@ class AbsoluteLossProblem:
             if np.linalg.matrix_rank(X[i]) < d:
                 raise ValueError(f"X[{i}] must have full column rank {d}, or ℓ_{i} has a flat "
                                  "direction and no unique minimiser")
-        X.setflags(write=False)
-        y.setflags(write=False)
-        object.__setattr__(self, "X", X)
-        object.__setattr__(self, "y", y)
+        self._set_readonly(X=X, y=y)
 
     def __repr__(self) -> str:
         noise = None if self.noise is None else np.round(self.noise, 6).tolist()
         return (f"AbsoluteLossProblem(n_tasks={self.n_tasks}, dim={self.dim}, "
                 f"n_samples={self.n_samples}, noise={noise}, seed={self.seed})")
 
-    @property
-    def n_tasks(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def dim(self) -> int:
-        return self.X.shape[2]
-
     # --------------------------------------------------------------- oracles
-    def _rows(self, idx: object) -> tuple[np.ndarray, np.ndarray]:
-        if idx is None:
-            return self.X, self.y
-        ix = v.sample_indices("idx", idx, self.n_tasks, self.n_samples)
-        return np.take_along_axis(self.X, ix[:, :, None], axis=1), \
-            np.take_along_axis(self.y, ix, axis=1)
-
     def losses(self, theta: object, idx: object = None) -> np.ndarray:
         """ℓ_i(θ), shape (m,); the minibatch mean over rows ``idx`` (m, b) when given."""
         th = v.finite_array("theta", theta, shape=(self.dim,))

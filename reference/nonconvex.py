@@ -14,23 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as v
+from ._stacked import StackedTasks
 
 
 @dataclass(frozen=True, eq=False)
-class TanhNetProblem:
+class TanhNetProblem(StackedTasks):
     X: np.ndarray          # (m, n, p)
     y: np.ndarray          # (m, n)
     hidden: int
-
-    supports_minibatches = True     # losses(θ, idx) and grads(θ, idx) on sample rows
-
-    @property
-    def n_tasks(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[1]
 
     @property
     def dim(self) -> int:
@@ -40,14 +31,6 @@ class TanhNetProblem:
         th = v.finite_array("theta", theta, shape=(self.dim,))
         p = self.X.shape[2]
         return th[: self.hidden * p].reshape(self.hidden, p), th[self.hidden * p:]
-
-    def _rows(self, idx: object) -> tuple[np.ndarray, np.ndarray]:
-        """(X, y) on sample rows ``idx`` (m, b) of each task, or all rows for None."""
-        if idx is None:
-            return self.X, self.y
-        rows = v.sample_indices("idx", idx, self.n_tasks, self.n_samples)
-        return (np.take_along_axis(self.X, rows[:, :, None], axis=1),
-                np.take_along_axis(self.y, rows, axis=1))
 
     def losses(self, theta: object, idx: object = None) -> np.ndarray:
         W, vv = self._unpack(theta)

@@ -23,21 +23,21 @@ from scipy.optimize import linprog
 from scipy.special import expit
 
 from . import _validate as v
+from ._stacked import StackedTasks
 from .optimize import NewtonResult, minimize_weighted
 
 LossKind = Literal["linear", "logistic"]
 
 
 @dataclass(frozen=True, eq=False)
-class MultiTaskProblem:
+class MultiTaskProblem(StackedTasks):
     """m convex tasks sharing θ ∈ R^d; data stacked as ``X`` (m, n, d) and ``y`` (m, n).
 
     Attributes ``true_params`` (m, d) and ``noise`` (m,) (Gaussian std for regression, flip rate
     for classification) describe how a generated problem was made; they are ``None`` for a
-    problem built from user arrays.
+    problem built from user arrays. ``losses``, ``grads`` and ``hessians`` take ``idx`` (m, b)
+    for minibatch rows (``StackedTasks``).
     """
-
-    supports_minibatches = True     # losses(θ, idx), grads(θ, idx), hessians(θ, idx) on rows
 
     loss: LossKind
     X: np.ndarray
@@ -61,10 +61,7 @@ class MultiTaskProblem:
         v.squares_representable("X", X, n * d)
         v.squares_representable("y", y, n)
         l2 = v.real("l2", self.l2, low=0.0)
-        X.setflags(write=False)
-        y.setflags(write=False)
-        object.__setattr__(self, "X", X)
-        object.__setattr__(self, "y", y)
+        self._set_readonly(X=X, y=y)
         object.__setattr__(self, "l2", l2)
 
     def __repr__(self) -> str:
@@ -72,32 +69,10 @@ class MultiTaskProblem:
         return (f"MultiTaskProblem(loss={self.loss!r}, n_tasks={self.n_tasks}, dim={self.dim}, "
                 f"n_samples={self.n_samples}, l2={self.l2}, noise={noise}, seed={self.seed})")
 
-    # ------------------------------------------------------------------ shapes
-    @property
-    def n_tasks(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def dim(self) -> int:
-        return self.X.shape[2]
-
     def _theta(self, theta: object) -> np.ndarray:
         return v.finite_array("theta", theta, shape=(self.dim,))
 
     # --------------------------------------------------------- per-task oracles
-    def _rows(self, idx: object) -> tuple[np.ndarray, np.ndarray]:
-        """(X_B, y_B) with task i restricted to its own sample indices idx[i], idx of shape
-        (m, b) (``None``: the full training set)."""
-        if idx is None:
-            return self.X, self.y
-        ix = v.sample_indices("idx", idx, self.n_tasks, self.n_samples)
-        return np.take_along_axis(self.X, ix[:, :, None], axis=1), \
-            np.take_along_axis(self.y, ix, axis=1)
-
     def losses(self, theta: object, idx: object = None) -> np.ndarray:
         """ℓ_i(θ) for every task, shape (m,); with ``idx`` (m, b), the minibatch losses
         ℓ_{i,B}(θ) = (1/b) Σ_{k∈B_i} loss_k(θ) + (λ/2)‖θ‖² (unbiased for ℓ_i under uniform

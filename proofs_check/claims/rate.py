@@ -40,6 +40,7 @@ import gpu
 import reference as R
 
 from . import theory
+from .instances import tight_bound_problem
 from ..config import SuiteConfig, noisy_tasks_of
 from ..report.result import ClaimResult, SubCheck
 
@@ -191,7 +192,6 @@ def tight_runs(method: object, seeds: list[int], steps: int, *, seed: int = 0,
                backend: str = "numpy") -> SeedRuns | None:
     """``method`` on the tight instance (problem seed ``seed``), full batch, bound rules only;
     None when the method exposes no η_α (``step_size``): the bounds need it."""
-    from .instances import tight_bound_problem
     if _eta_alpha(method) is None:
         return None
     problem = tight_bound_problem(seed)
@@ -201,7 +201,6 @@ def tight_runs(method: object, seeds: list[int], steps: int, *, seed: int = 0,
 
 def tight_config(seed: int, steps: int, seeds: list[int]) -> dict:
     """What the report records of the tight instance's runs."""
-    from .instances import tight_bound_problem
     problem = tight_bound_problem(seed)
     return {"problem": repr(problem), **theory.game_setup(problem).to_json(), "steps": steps,
             "seeds": seeds, "rule": "both bounds, every seed and T (theory §3c)"}
