@@ -18,14 +18,20 @@ class BackendUnavailable(RuntimeError):
     """The requested array backend cannot run here."""
 
 
+class CupyNotInstalled(BackendUnavailable, ImportError):
+    """CuPy cannot be imported; an ImportError too, so a command line reports it in one line
+    as a usage error (how to install it), not as an internal error."""
+
+
 def require_cupy() -> ModuleType:
     """Import CuPy and check that a GPU is visible; raise ``BackendUnavailable`` otherwise."""
     try:
         import cupy
     except ImportError as exc:
-        raise BackendUnavailable(
-            "backend='cupy' needs CuPy: install the 'gpu' extra (pip install "
-            "'excessmtl-oracle[gpu]', or the cupy-cudaXXx wheel matching your CUDA)") from exc
+        raise CupyNotInstalled(
+            "backend='cupy' needs CuPy, which is not installed: install the 'gpu' extra (pip "
+            "install 'excessmtl-oracle[gpu]', or the cupy-cudaXXx wheel matching your CUDA)"
+        ) from exc
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError when no driver is present

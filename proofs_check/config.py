@@ -15,6 +15,9 @@ import numpy as np
 
 import reference as R
 
+from . import limits
+from .inputs import read_text_file
+
 FAMILIES = ("linear", "logistic")
 
 
@@ -31,15 +34,17 @@ class ProblemSpec:
     n_tasks: int = 3
     dim: int = 5
     n_samples: int = 200
-    noise: tuple[float, ...] = (0.1, 0.1, 1.0)
+    noise: tuple[float, ...] | None = (0.1, 0.1, 1.0)   # None: ``default_noise``
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         m = R._validate.positive_int("n_tasks", self.n_tasks)
-        R._validate.positive_int("dim", self.dim)
-        R._validate.positive_int("n_samples", self.n_samples, minimum=2)
-        noise = self.noise
+        d = R._validate.positive_int("dim", self.dim)
+        n = R._validate.positive_int("n_samples", self.n_samples, minimum=2)
+        # before anything of size m is built (the noise), and before any data
+        limits.check_work([limits.estimate_work(f"a {self.family} problem", m, n, d)])
+        noise = default_noise(self.family, m) if self.noise is None else self.noise
         if isinstance(noise, (int, float)) and not isinstance(noise, bool):
             noise = (float(noise),) * m
         if not isinstance(noise, (tuple, list)) or len(noise) != m:
@@ -131,6 +136,33 @@ class SuiteConfig:
         for name in ("lr", "step_size"):
             if getattr(self, name) is not None:
                 R._validate.real(name, getattr(self, name), low=0.0, low_open=True)
+        limits.check_work(self.work())
+
+    def work(self) -> list[limits.Work]:
+        """The estimated size of the suite's largest runs (``proofs_check.limits``): the rate
+        claim (seeds batched, full trajectories, one run per regime), the robustness claim
+        (noise levels × replicas batched, six methods) and the convergence runs (seeds ×
+        horizon, full trajectories), for every problem the claims use."""
+        reps = self.replicas if self.replicas is not None else self.seeds
+        batch = max(self.batch_sizes, default=0)
+        specs = dict(self.named_problems())
+        for fam in FAMILIES:
+            if fam not in {p.family for p in self.problems}:
+                specs[fam] = self.spec(fam)
+        out = []
+        for name, p in specs.items():
+            m, n, d = p.n_tasks, p.n_samples, p.dim
+            out += [limits.estimate_work(f"the rate claim ({name})", m, n, d,
+                                         replicas=self.seeds, batch=batch,
+                                         steps=self.rate_steps, records=self.rate_steps + 1,
+                                         runs=1 + len(self.batch_sizes)),
+                    limits.estimate_work(f"the robustness claim ({name})", m, n, d,
+                                         replicas=len(p.sweep_levels(self.quick)) * reps,
+                                         steps=self.train_steps, runs=6),
+                    limits.estimate_work(f"the convergence claim ({name})", m, n, d,
+                                         replicas=self.seeds, steps=self.horizon,
+                                         records=self.horizon + 1)]
+        return out
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -203,7 +235,11 @@ class SuiteConfig:
 
         Errors name the file, the section and the key."""
         path = Path(path)
-        return cls.from_dict(read_toml(path, "--config"), source=str(path), **overrides)
+        data = read_toml(path, "--config")
+        try:
+            return cls.from_dict(data, source=str(path), **overrides)
+        except RecursionError:
+            raise ValueError(f"--config: {path} is nested too deeply") from None
 
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "config", **overrides: object
@@ -238,6 +274,8 @@ class SuiteConfig:
         kwargs.update(overrides)
         try:
             return cls(**kwargs)
+        except limits.LimitError as exc:
+            raise limits.LimitError(f"{source}: {exc}") from None
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{source} [run]: {exc}") from None
 
@@ -254,9 +292,11 @@ def _spec_from(table: object, where: str) -> ProblemSpec:
     if isinstance(kw.get("noise"), list):
         kw["noise"] = tuple(kw["noise"])
     if "noise" not in kw:
-        kw["noise"] = default_noise(kw.get("family", "linear"), kw.get("n_tasks", 3))
+        kw["noise"] = None                  # the default, once n_tasks is known to be sane
     try:
         return ProblemSpec(**kw)
+    except limits.LimitError as exc:
+        raise limits.LimitError(f"{where}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
 
@@ -274,12 +314,12 @@ def noisy_tasks_of(problem: R.MultiTaskProblem) -> tuple[int, ...]:
 
 def read_toml(path: Path, name: str) -> dict:
     """The parsed TOML file at ``path``; a ValueError naming ``name`` (the option or argument
-    that gave it) if it cannot be read or parsed."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    that gave it) if it cannot be read or parsed. Only a regular file of at most 1 MiB is read
+    (a FIFO, device or directory is refused: ``proofs_check.inputs``)."""
+    text = read_text_file(path, name)
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise ValueError(f"{name}: {path} is not usable TOML: it is nested too deeply") from None
+    except ValueError as exc:    # TOMLDecodeError, or an integer of more than 4300 digits
         raise ValueError(f"{name}: {path} is not valid TOML: {exc}") from None

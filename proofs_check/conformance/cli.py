@@ -193,13 +193,17 @@ def _run(args) -> int:
         return EXIT_OK
     options = reference_options(args)
     if args.recording is not None:
-        report = check_recording(load_recording(args.recording), args.method, args.convention,
+        report = check_recording(load_recording(args.recording, name="--recording"),
+                                 args.method, args.convention,
                                  args.step_size, rtol=args.rtol, atol=args.atol,
                                  dtype=args.dtype, accept_rescaled=args.accept_rescaled,
                                  **options)
     elif args.golden:
         factory = load_factory(args.target)
-        g = golden.load_golden(args.golden)
+        try:
+            g = golden.load_golden(args.golden)
+        except (ValueError, OSError) as exc:     # name the option: one line, exit 2
+            raise ValueError(f"--golden: {exc}") from None
         step_fn = make_step_fn(factory, g.losses.shape[1], g.grads.shape[2])
         step_fn = from_torch(step_fn) if args.torch else _torch_hint(step_fn)
         report = golden.check_golden(step_fn, args.golden, accept_rescaled=args.accept_rescaled,

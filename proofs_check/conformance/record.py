@@ -26,6 +26,8 @@ import numpy as np
 
 import reference as R
 
+from .. import limits
+from ..inputs import InputFileError, read_npz
 from ..report import atomic
 from .adapters import dtype_name, is_torch_module, to_numpy, torchjd_weighting
 from .harness import ConformanceReport, MethodSpec, judge, tolerances
@@ -46,7 +48,12 @@ class Recording:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
+        if self.weights.ndim != 2:
+            raise ValueError(f"weights must have shape (T, m), got {self.weights.shape}")
         T, m = self.weights.shape
+        if T < 1 or m < 1:
+            raise ValueError(f"a recording must hold at least one step of at least one task; "
+                             f"this one has weights of shape {self.weights.shape}")
         if self.grads.ndim != 3 or self.grads.shape[:2] != (T, m):
             raise ValueError(f"grads must have shape ({T}, {m}, d), got {self.grads.shape}")
         if self.losses is not None and self.losses.shape != (T, m):
@@ -66,16 +73,48 @@ class Recording:
                                       overwrite=overwrite)
 
 
-def load_recording(path: str | Path) -> Recording:
-    """A recording saved by ``Recording.save``."""
+def load_recording(path: str | Path, *, name: str = "path") -> Recording:
+    """A recording saved by ``Recording.save``. ``name`` (the argument or option that gave
+    ``path``) is named in every error: a file that is not regular (a FIFO, a device, a
+    directory), is empty, truncated or corrupt, claims arrays larger than it holds, is above the
+    memory limit (``proofs_check.limits``), or holds no step."""
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"{name} must be a path to a recording (.npz), got "
+                        f"{type(path).__name__}")
     p = Path(path)
+
+    def bad(why: str) -> ValueError:
+        return ValueError(f"{name}: {p} is not a saved recording: {why}")
+
     try:
-        with np.load(p, allow_pickle=False) as z:
-            return Recording(losses=z["losses"] if "losses" in z.files else None,
-                             grads=z["grads"], weights=z["weights"],
-                             dtype=str(z[RECORDING_KEY]))
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"path: {p} is not a saved recording ({exc})") from None
+        z = read_npz(p, name, ("losses", "grads", "weights", RECORDING_KEY),
+                     limits.max_bytes())
+    except InputFileError as exc:
+        raise bad(exc.why) from None
+    missing = [k for k in ("grads", "weights", RECORDING_KEY) if k not in z]
+    if missing:
+        raise bad(f"it lacks the arrays {missing}")
+    marker = z[RECORDING_KEY]
+    if marker.shape != () or marker.dtype.kind != "U" or str(marker) not in _PRECISION:
+        raise bad(f"its {RECORDING_KEY} must be one of {_PRECISION}, got {marker!r}")
+    arrays = {}
+    for key, ndim, shape in (("weights", 2, "(T, m)"), ("grads", 3, "(T, m, d)"),
+                             ("losses", 2, "(T, m)")):
+        if key not in z:
+            continue
+        a = z[key]
+        if a.dtype.kind not in "fiu":
+            raise bad(f"{key} must hold real numbers, got dtype {a.dtype}")
+        if a.ndim != ndim:
+            raise bad(f"{key} must have shape {shape}, got {a.shape}")
+        arrays[key] = a.astype(np.float64, copy=False)
+    if arrays["weights"].shape[0] == 0:
+        raise bad("it holds 0 steps (the weighting was never called)")
+    try:
+        return Recording(losses=arrays.get("losses"), grads=arrays["grads"],
+                         weights=arrays["weights"], dtype=str(marker))
+    except ValueError as exc:
+        raise bad(str(exc)) from None
 
 
 class Recorder:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import limits
 from ..config import read_toml
 
 EXAMPLE = """\
@@ -97,7 +99,14 @@ def _typed(where: str, key: str, value: object, kind: type) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{where} {key}: expected {kind.__name__}, got {value!r}")
+        raise TypeError(f"{where} {key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _table(doc: dict, name: str, source: str) -> dict:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{source}: [{name}] must be a table, got {value!r}")
     return value
 
 
@@ -125,14 +134,17 @@ def from_dict(doc: dict, source: str = "<grid>") -> Grid:
     if unknown:
         raise ValueError(f"{source}: unknown section(s) {sorted(unknown)}; expected [problem], "
                          "[grid], [run]")
+    if not isinstance(doc, dict):
+        raise TypeError(f"{source}: a grid must be a TOML document (a dict), got "
+                        f"{type(doc).__name__}")
     fixed: dict = {}
-    for key, value in doc.get("problem", {}).items():
+    for key, value in _table(doc, "problem", source).items():
         if key not in PROBLEM_KEYS:
             raise ValueError(f"{source} [problem]: unknown key {key!r}; expected one of "
                              f"{sorted(PROBLEM_KEYS)}")
         fixed[key] = _typed(f"{source} [problem]", key, value, PROBLEM_KEYS[key])
     axes: dict = {}
-    for key, values in doc.get("grid", {}).items():
+    for key, values in _table(doc, "grid", source).items():
         if key not in AXES:
             raise ValueError(f"{source} [grid]: unknown axis {key!r}; expected one of "
                              f"{sorted(AXES)}")
@@ -142,7 +154,7 @@ def from_dict(doc: dict, source: str = "<grid>") -> Grid:
         if len(set(map(repr, typed))) != len(typed):
             raise ValueError(f"{source} [grid] {key}: repeated values {values!r}")
         axes[key] = typed
-    run = doc.get("run", {})
+    run = _table(doc, "run", source)
     for key, value in run.items():
         if key not in RUN_KEYS:
             raise ValueError(f"{source} [run]: unknown key {key!r}; expected one of "
@@ -153,14 +165,37 @@ def from_dict(doc: dict, source: str = "<grid>") -> Grid:
         if val < 1:
             raise ValueError(f"{source} [run] {key}: expected a positive integer, got {val}")
     methods = tuple(run.get("methods", ["ExcessMTL(exact)", "GroupDRO", "EqualWeights"]))
+    if not methods:
+        raise ValueError(f"{source} [run] methods: expected a non-empty list of methods")
     for name in methods:
         parse_method(name)
     if "sampler" in run:
         fixed["sampler"] = run["sampler"]
     grid = Grid(fixed, axes, seeds, steps, methods, source)
+    check_size(grid)                       # before the cells are listed, before any work
     for cell in grid.cells():
         _check_settings(grid.settings(cell), source)
     return grid
+
+
+def check_size(grid: Grid) -> None:
+    """Refuse a grid whose work is above the limits (``proofs_check.limits``): more cells than
+    EXCESSMTL_ORACLE_MAX_CELLS, a cell whose arrays (its seeds batched, at the largest m, n, d
+    and batch size of the grid) need more than EXCESSMTL_ORACLE_MAX_GIB, or more replica-steps
+    (cells × seeds × steps × methods) than EXCESSMTL_ORACLE_MAX_STEPS."""
+    n_cells = math.prod(len(v) for v in grid.axes.values())
+    limits.check_cells(n_cells, grid.source,
+                       " × ".join(f"{len(v)} {k}" for k, v in grid.axes.items()) or "no axes")
+
+    def largest(key: str, default: int = 1) -> int:
+        vals = grid.axes.get(key, [grid.fixed.get(key, DEFAULTS[key])])
+        return max((v for v in vals if isinstance(v, int) and v > 0), default=default)
+
+    work = limits.estimate_work("each cell", largest("n_tasks"), largest("n_samples"),
+                                largest("dim"), replicas=grid.seeds,
+                                batch=largest("batch_size", 0), steps=grid.steps,
+                                runs=len(grid.methods), cells=n_cells)
+    limits.check_work([work], grid.source)
 
 
 def _check_settings(s: dict, source: str) -> None:
@@ -188,5 +223,10 @@ def _check_settings(s: dict, source: str) -> None:
 
 
 def load_grid(path: str | Path) -> Grid:
-    """Read and check a grid file."""
-    return from_dict(read_toml(Path(path), "GRID"), str(path))
+    """Read and check a grid file: a regular file of at most 1 MiB, whose work is within the
+    limits (``check_size``)."""
+    doc = read_toml(Path(path), "GRID")
+    try:
+        return from_dict(doc, str(path))
+    except RecursionError:
+        raise ValueError(f"GRID: {path} is nested too deeply") from None

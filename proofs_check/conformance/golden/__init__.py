@@ -16,7 +16,6 @@ Feed (losses[t], grads[t]) to a fresh implementation in order; it must return we
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import numpy as np
 
 import reference as R
 
+from ... import limits
+from ...inputs import InputFileError, read_npz
 from ...report import atomic
 from ..harness import (METHOD_NAMES, TOLERANCES, ConformanceReport, MethodSpec, StepFn, compare,
                            default_problem, reference_inputs)
@@ -108,25 +109,19 @@ def load_golden(name_or_path: str | Path) -> GoldenTrajectory:
         raise TypeError(f"name_or_path must be a shipped golden name or a path to an .npz file, "
                         f"got {type(name_or_path).__name__}")
     p = Path(name_or_path)
+    if p.is_dir() and str(name_or_path) not in names():
+        raise ValueError(f"name_or_path: {str(p)!r} is a directory, not a golden trajectory: "
+                         "give a shipped name (see names()) or the path of an .npz file")
     if p.suffix != ".npz":
         if str(name_or_path) not in names():
             raise ValueError(f"name_or_path: no shipped golden trajectory {str(name_or_path)!r} "
                              f"(give a path ending in .npz for your own file); shipped: {names()}")
         p = GOLDEN_DIR / f"{name_or_path}.npz"
+    if p.is_dir():
+        raise ValueError(f"name_or_path: {str(p)!r} is a directory, not a golden .npz file")
     if not p.is_file():
-        raise FileNotFoundError(f"no golden file {p}" + (" (it is a directory)" if p.is_dir()
-                                                          else ""))
-    try:
-        with open(p, "rb") as fh:
-            z = np.load(fh, allow_pickle=False)
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise _fail(p, "not an .npz archive (a single .npy array renamed?)")
-            with z:
-                data = {k: z[k] for k in z.files}
-    except GoldenFormatError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise _fail(p, f"corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        raise FileNotFoundError(f"no golden file {p}")
+    data = _read_arrays(p)
     missing = {"losses", "grads", "weights", "meta"} - set(data)
     if missing:
         raise _fail(p, f"missing arrays {sorted(missing)}")
@@ -159,6 +154,18 @@ def load_golden(name_or_path: str | Path) -> GoldenTrajectory:
                        f"(this reader knows {FORMAT_VERSION})")
     _check_meta_types(p, meta)
     return GoldenTrajectory(p.stem, data["losses"], data["grads"], data["weights"], meta)
+
+
+def _read_arrays(p: Path) -> dict[str, np.ndarray]:
+    """The arrays of the golden file ``p``, read only if it is a regular file within the memory
+    limit, every .npy header matching its member's size (a header claiming a huge shape is
+    refused before any allocation) and every member's CRC right (``proofs_check.inputs``)."""
+    try:
+        return read_npz(p, "golden file", ("losses", "grads", "weights", "meta"),
+                        limits.max_bytes())
+    except InputFileError as exc:
+        why = exc.why if exc.kind == "file" else f"corrupt or truncated ({exc.why})"
+        raise _fail(p, why) from None
 
 
 def _check_meta_types(p: Path, meta: dict) -> None:
