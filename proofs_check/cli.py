@@ -78,11 +78,11 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def _verify_method(args, config: SuiteConfig) -> int:
-    from .report import atomic
-    from .conformance.cli import call_factory, load_factory
-    from .verify import verify
-    atomic.check_output_dir(args.out)
-    method = call_factory(load_factory(args.method), "--method")
+    from .report import resultdir
+    from .report.suite import PLANNED
+    from .verify import load_method, verify
+    resultdir.check_output_dir(args.out, planned=PLANNED)
+    method = load_method(args.method)       # user code: SystemExit in it is an error (exit 2)
     ids = None if args.claims is None else [c.strip() for c in args.claims.split(",")]
     report = verify(method, claims=ids, batch_size=[None, *config.batch_sizes],
                     config=config,

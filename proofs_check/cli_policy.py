@@ -42,8 +42,17 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def _what_changed() -> str:
+    """The truth about the outputs at an interrupt: none changed, or which were and how."""
+    from .report.resultdir import changed_outputs
+    changed = changed_outputs()
+    return "; ".join(changed.values()) if changed else "no output was changed"
+
+
 def guarded(prog: str, body: Callable[[], int], *, debug: bool = False) -> int:
     """Run ``body`` under the policy above and return its exit code."""
+    from .report.resultdir import forget_changes
+    forget_changes()
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -52,10 +61,10 @@ def guarded(prog: str, body: Callable[[], int], *, debug: bool = False) -> int:
     try:
         return body()
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output was changed", file=sys.stderr)
+        print(f"{prog}: interrupted; {_what_changed()}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated:
-        print(f"{prog}: terminated; no output was changed", file=sys.stderr)
+        print(f"{prog}: terminated; {_what_changed()}", file=sys.stderr)
         return EXIT_TERMINATED
     except BrokenPipeError:
         emit("")

@@ -12,10 +12,10 @@ import textwrap
 import pytest
 
 from proofs_check import cli
-from proofs_check.report import atomic, suite
+from proofs_check.report import atomic, resultdir, suite
 from proofs_check.config import SuiteConfig
 
-MANIFEST = atomic.MANIFEST
+MANIFEST = resultdir.MANIFEST
 
 
 def _snapshot(folder):
@@ -104,7 +104,7 @@ def test_a_file_of_the_user_where_we_would_write_is_never_overwritten(tmp_path):
     with pytest.raises(atomic.OutputPathError, match="did not write"):
         suite.write_results(out, SuiteConfig(quick=True), results, 1.0, figures=False)
     assert (out / "report.json").read_text() == "the user's own report"
-    assert not any(p.name.startswith(atomic.STAGING_PREFIX) for p in out.iterdir())
+    assert not any(p.name.startswith(resultdir.STAGING_PREFIX) for p in out.iterdir())
 
 
 def test_a_crash_while_writing_leaves_the_previous_result_untouched(tmp_path, monkeypatch):

@@ -1,16 +1,12 @@
-"""Safe outputs: nothing the program did not write is ever deleted or overwritten.
+"""Safe output files: nothing the program did not write is ever deleted or overwritten.
 
-* A file is written to a temporary name beside it and renamed (never half-written), with the
-  permissions an ordinary file gets (0666 & ~umask, e.g. 0644), not ``mkstemp``'s 0600.
-* An output directory is used only if it is new, empty, or holds a previous result of ours,
-  recognised by its manifest ``MANIFEST`` (the list of files we wrote there). A non-empty
-  directory without one is refused. ``check_output_dir`` finds every problem with the path (a
-  file in the way, an unwritable place, foreign files) *before* the long work starts.
-* ``output_directory`` stages the new files inside the target, then moves them in one by one;
-  the manifest always lists every file of ours present, so an interruption at any point leaves
-  nothing that a later run would take for foreign or delete wrongly. Files of a previous result
-  that the new one does not produce are removed only if that result's manifest lists them; files
-  the user added to a result directory are left alone.
+* A file is written to a temporary name beside it, flushed to disk (``fsync``) and renamed, so it
+  is never half-written, not even after a power loss; it gets the permissions an ordinary file
+  gets (0666 & ~umask, e.g. 0644), not ``mkstemp``'s 0600.
+* ``check_output_file`` finds every problem with a single output file (a folder in the way, an
+  unwritable place, a file that is not ours) *before* the long work starts.
+
+Output folders (manifest, no links followed, all-or-nothing switch) are ``resultdir``'s job.
 """
 
 from __future__ import annotations
@@ -19,15 +15,13 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-MANIFEST = ".excessmtl-oracle-manifest.json"
-STAGING_PREFIX = ".excessmtl-oracle-staging-"
 TOOL = "excessmtl-oracle"
 
 
@@ -41,24 +35,45 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be
+    opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """``data`` to ``path``: a temporary file beside it, flushed, then renamed; with ``durable``
+    the folder's entry is flushed too, so the file survives a power loss whole or not at all."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if durable:
+        fsync_dir(path.parent)
 
 
-def write_json(path: Path, obj: object) -> None:
+def write_json(path: Path, obj: object, *, durable: bool = True) -> None:
     write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
-                .encode("utf-8"))
+                .encode("utf-8"), durable=durable)
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -78,10 +93,12 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def has_npz_key(path: Path, key: str) -> bool:
     """``path`` is an .npz holding ``key`` (the marker an output of ours carries)."""
+    from ..inputs import open_regular_file        # a FIFO or device must not block the check
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open_regular_file(path, "path", 1 << 40) as fh, \
+                np.load(fh, allow_pickle=False) as z:
             return key in z.files
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return False
 
 
@@ -113,46 +130,13 @@ def check_output_file(path: Path, name: str, is_ours: Callable[[Path], bool]) ->
         if not is_ours(path):
             raise OutputPathError(f"{name}: {path} exists and was not written by {TOOL}; "
                                   "refusing to overwrite it (choose another path or move it)")
-    _check_writable_parent(path.parent, name)
+    check_writable_parent(path.parent, name)
     return path
 
 
-# ------------------------------------------------------------------- output directories
-def read_manifest(directory: Path) -> list[str] | None:
-    """The files a previous result of ours lists in ``directory``, or None if it has no valid
-    manifest."""
-    f = Path(directory) / MANIFEST
-    try:
-        obj = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(obj, dict) or obj.get("tool") != TOOL or \
-            not isinstance(obj.get("files"), list) or \
-            not all(isinstance(p, str) for p in obj["files"]):
-        return None
-    return [p for p in obj["files"] if _is_relative_inside(p)]
-
-
-def _is_relative_inside(rel: str) -> bool:
-    p = Path(rel)
-    return not p.is_absolute() and ".." not in p.parts and rel not in ("", ".")
-
-
-def _write_manifest(directory: Path, files: list[str]) -> None:
-    write_json(directory / MANIFEST, {"tool": TOOL, "files": sorted(set(files))})
-
-
-def _probe_writable(directory: Path, name: str) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".excessmtl-oracle-probe-")
-    except OSError as exc:
-        raise OutputPathError(f"{name}: cannot write in {directory} ({exc.strerror or exc})") \
-            from None
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def _check_writable_parent(parent: Path, name: str) -> None:
+def check_writable_parent(parent: Path, name: str) -> None:
+    """Something can be created at ``parent`` (the nearest existing folder above it is a
+    writable folder, not a file or a broken link)."""
     anc = parent
     while not anc.exists():
         if anc.is_symlink():
@@ -160,85 +144,10 @@ def _check_writable_parent(parent: Path, name: str) -> None:
         anc = anc.parent
     if not anc.is_dir():
         raise OutputPathError(f"{name}: {anc} is a file, so nothing can be created under it")
-    _probe_writable(anc, name)
-
-
-def check_output_dir(target: Path, name: str = "--out") -> Path:
-    """Everything that can be known about an output directory before the work starts.
-
-    Usable: a path that does not exist yet (under a writable folder), an empty directory, or a
-    directory holding a previous result of ours (``MANIFEST``). Raises ``OutputPathError``
-    naming ``name`` otherwise."""
-    target = Path(target).expanduser()
-    if target.exists():
-        if not target.is_dir():
-            raise OutputPathError(f"{name} must be a directory, but {target} is a file")
-        foreign = [p.name for p in target.iterdir()
-                   if not p.name.startswith(STAGING_PREFIX)]
-        if foreign and read_manifest(target) is None:
-            shown = ", ".join(sorted(foreign)[:3]) + (", …" if len(foreign) > 3 else "")
-            raise OutputPathError(
-                f"{name} {target} is a non-empty directory ({shown}) that holds no earlier result "
-                f"of {TOOL}; refusing to write into it so that none of its files is lost. Choose "
-                "a new or empty directory.")
-        _probe_writable(target, name)
-    else:
-        _check_writable_parent(target.parent, name)
-    return target
-
-
-def _files_under(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-def _commit(stage: Path, target: Path, name: str) -> list[str]:
-    old = set(read_manifest(target) or [])
-    new = [f for f in _files_under(stage) if f != MANIFEST]
-    clash = [f for f in new if (target / f).exists() and f not in old]
-    if clash:
-        raise OutputPathError(f"{name}: {target} holds {clash[0]}, which {TOOL} did not write; "
-                              "refusing to overwrite it")
-    _write_manifest(target, sorted(old | set(new)))     # every file of ours present is listed
-    for f in new:
-        (target / f).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(stage / f, target / f)
-    for f in sorted(old - set(new)):
-        with contextlib.suppress(FileNotFoundError):
-            (target / f).unlink()
-        parent = (target / f).parent
-        while parent != target:                          # folders emptied by that removal
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-    _write_manifest(target, new)
-    return new
-
-
-@contextlib.contextmanager
-def output_directory(target: Path, name: str = "--out") -> Iterator[Path]:
-    """Yield an empty staging folder; on success its files move into ``target`` (see the module
-    docstring), on any failure or interruption ``target`` is left as it was and the staging
-    folder removed."""
-    target = check_output_dir(target, name)
-    created: list[Path] = []
-    p = target
-    while not p.exists():
-        created.append(p)
-        p = p.parent
-    target.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=target, prefix=STAGING_PREFIX))
-    ok = False
     try:
-        yield stage
-        _commit(stage, target, name)
-        ok = True
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        if not ok:
-            for d in created:                             # only folders this call made, if empty
-                try:
-                    d.rmdir()
-                except OSError:
-                    break
+        fd, tmp = tempfile.mkstemp(dir=anc, prefix=".excessmtl-oracle-probe-")
+    except OSError as exc:
+        raise OutputPathError(f"{name}: cannot write in {anc} ({exc.strerror or exc})") \
+            from None
+    os.close(fd)
+    os.unlink(tmp)

@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import atomic
+from . import atomic, resultdir
 from ..claims import CLAIMS
 from ..config import SuiteConfig
 from .result import ClaimResult
+
+
+PLANNED = ("report.json", "data", "figures")   # what a result writes: checked for links up front
 
 
 def select_claims(ids: Iterable[str] | None) -> list[str]:
@@ -104,9 +107,10 @@ def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed
 def write_results(out: Path, config: SuiteConfig | dict, results: list[ClaimResult],
                   elapsed: float, *, figures: bool = True) -> dict:
     """Write everything into a staging folder, draw the figures from the saved files, then move
-    them into ``out`` (``atomic.output_directory``: never a foreign file lost or overwritten)."""
+    them into ``out`` at once (``resultdir.output_directory``: never a foreign file lost or
+    overwritten, never a link followed, the old result or the new one and never a mix)."""
     report = build_report(config, results, elapsed)
-    with atomic.output_directory(Path(out)) as stage:
+    with resultdir.output_directory(Path(out), planned=PLANNED) as stage:
         for r, key in zip(results, data_keys(results)):
             if r.arrays:
                 atomic.write_npz(stage / "data" / f"{key}.npz", r.arrays)
@@ -124,7 +128,7 @@ def run_suite(config: SuiteConfig, ids: Iterable[str] | None = None, out: Path |
     file in the way, foreign files, no write permission) is raised before any claim runs."""
     select_claims(ids)
     if out is not None:
-        atomic.check_output_dir(Path(out))
+        resultdir.check_output_dir(Path(out), planned=PLANNED)
     t0 = time.perf_counter()
     results = run_claims(config, ids, progress=progress)
     elapsed = time.perf_counter() - t0
