@@ -25,7 +25,7 @@ from proofs_check.sweep import load_grid, run_sweep
 def timed(grid_path: Path, workers: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         client.wait_for_workers(workers)
         client.run(lambda: __import__("proofs_check.sweep.cell"))       # imports, off the clock
         start = time.perf_counter() - t0

@@ -39,7 +39,7 @@ methods = ["ExcessMTL(exact)", "ExcessMTL(adagrad, official)", "GroupDRO"]
 @pytest.fixture(scope="module")
 def cluster():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as lc, Client(lc) as client:
+                      dashboard_address=":0") as lc, Client(lc) as client:
         yield lc.scheduler_address, client
 
 

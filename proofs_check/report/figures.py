@@ -43,20 +43,30 @@ def _targets(path: str | Path, vector: str, overwrite: bool) -> tuple[Path, Path
     return out
 
 
-def save_figure(fig: plt.Figure, path: str | Path, *, vector: str = "svg",
-                overwrite: bool = False) -> list[Path]:
-    """PNG at 300 dpi and a vector copy, each written to a temporary file then renamed."""
-    png, vec = _targets(path, vector, overwrite)
+def figure_bytes(fig: plt.Figure, *, vector: str = "svg") -> list[tuple[str, bytes]]:
+    """The figure as (suffix, bytes): a PNG at 300 dpi and a vector copy; the figure is closed."""
+    if vector not in VECTOR_FORMATS:
+        raise ValueError(f"vector must be one of {VECTOR_FORMATS}, got {vector!r}")
     fig.tight_layout()
-    written = []
-    for target, fmt, dpi in ((png, "png", PRINT_DPI), (vec, vector, None)):
+    out = []
+    for fmt, dpi in (("png", PRINT_DPI), (vector, None)):
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Creator": "excessmtl-oracle"}
                     if fmt in ("svg", "pdf") else {"Software": "excessmtl-oracle"})
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(target, buf.getvalue())
-        written.append(target)
+        out.append((f".{fmt}", buf.getvalue()))
     plt.close(fig)
+    return out
+
+
+def save_figure(fig: plt.Figure, path: str | Path, *, vector: str = "svg",
+                overwrite: bool = False) -> list[Path]:
+    """PNG at 300 dpi and a vector copy, each written to a temporary file then renamed."""
+    targets = _targets(path, vector, overwrite)
+    written = []
+    for target, (_, data) in zip(targets, figure_bytes(fig, vector=vector)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(target, data)
+        written.append(target)
     return written
 
 

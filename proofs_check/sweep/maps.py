@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..report.figstyle import METHOD_STYLE  # noqa: E402
-from ..report.figures import save_figure  # noqa: E402
+from ..report.figures import figure_bytes  # noqa: E402
 
 LABELS = {"noise": "noise of task 0 (flip rate / σ)", "step_size": "η_α",
           "batch_size": "batch size (0 = full)", "warmup": "warm-up steps",
@@ -104,11 +104,18 @@ def metric_vs_axis(frame, metric: str, x: str, panel: str | None, ax_list, metho
     ax_list[0].legend(fontsize=6)
 
 
-def draw_maps(out: Path) -> list[Path]:
-    """Every figure of a finished sweep into ``out/figures`` (PNG + SVG); returns the paths."""
-    frame, meta, axes = _load(Path(out))
+def _save(folder, fig, stem: str) -> list[Path]:
+    """PNG + SVG of ``fig`` as our files ``figures/<stem>.*`` of the sweep folder (listed in its
+    manifest; a file of someone else's or a link there is refused, never overwritten)."""
+    return [folder.write(f"figures/{stem}{suffix}", data)
+            for suffix, data in figure_bytes(fig, vector="svg")]
+
+
+def draw_maps(folder) -> list[Path]:
+    """Every figure of a finished sweep into ``figures/`` of ``folder`` (a
+    ``resultdir.OwnedFolder``; PNG + SVG); returns the paths."""
+    frame, meta, axes = _load(Path(folder.target))
     methods = list(meta["grid"]["methods"])
-    fig_dir = Path(out) / "figures"
     written: list[Path] = []
     n = len(methods)
     facet = axes[2] if len(axes) > 2 else None          # one row of panels per value
@@ -131,7 +138,7 @@ def draw_maps(out: Path) -> list[Path]:
         fig.suptitle(f"{title}: {fam}, {meta['grid']['seeds']} seeds per cell (the lowest "
                      "noise holds by construction)"
                      + (f"; pooled over {', '.join(pooled)}" if pooled else ""), fontsize=9)
-        written += save_figure(fig, fig_dir / f"{column}_map.png", overwrite=True)
+        written += _save(folder, fig, f"{column}_map")
     if axes:
         x, panel = axes[0], (axes[1] if len(axes) > 1 else None)
         k = 1 if panel is None else min(4, frame[panel].nunique())
@@ -141,5 +148,5 @@ def draw_maps(out: Path) -> list[Path]:
             fig.suptitle(f"{METRIC_LABELS[metric]}: median and 10–90% over seeds"
                          + (f"; pooled over {', '.join(pooled)}" if pooled else ""),
                          fontsize=10)
-            written += save_figure(fig, fig_dir / f"{metric}_vs_{x}.png", overwrite=True)
+            written += _save(folder, fig, f"{metric}_vs_{x}")
     return written
