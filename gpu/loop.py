@@ -14,7 +14,7 @@ import reference as R
 from reference.loop import Trajectory, step_size
 
 from . import backend as bk
-from .problems import BatchedProblem
+from .problems import BatchedProblem, replica_index
 from .weighting import BatchedMethod, batched
 
 
@@ -44,6 +44,7 @@ class BatchedTrajectory:
         """Replica ``b`` as a reference ``Trajectory`` (``record="full"`` only)."""
         if self.record != "full":
             raise ValueError("replica() needs a run with record='full'")
+        b = replica_index(b, self.weights.shape[1], "b")
         return Trajectory(method=self.method, problem=self.problem, thetas=self.thetas[:, b],
                           weights=self.weights[:, b], losses=self.losses[:, b],
                           excess=self.excess[:, b], estimates=self.estimates[:, b],

@@ -239,6 +239,7 @@ class BatchedProblem:
         ones by a per-task constant. Every oracle built on excess risks or on loss differences
         (min–max, duality gap, dominance, Pareto front) is therefore exact on it.
         """
+        index = replica_index(index, self.n_replicas)
         if self.loss == "absolute":
             return self._lad_replicas[index]
         if self.loss == "logistic":
@@ -255,6 +256,18 @@ class BatchedProblem:
         X = np.sqrt(d) * np.swapaxes(L, -1, -2)                           # (m, d, d)
         y = np.sqrt(d) * np.linalg.solve(L, b[..., None])[..., 0]           # (m, d)
         return R.problem_from_arrays("linear", X, y, l2=self.l2)
+
+
+def replica_index(index: object, n_replicas: int, name: str = "index") -> int:
+    """``index`` as a replica number in [0, n_replicas), or an error naming it (``name``) and
+    the valid range."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer replica number in [0, {n_replicas}), got "
+                        f"{index!r}")
+    if not 0 <= index < n_replicas:
+        raise IndexError(f"{name} {int(index)} is out of range: this batch has {n_replicas} "
+                         f"replica(s), valid indices are 0 … {n_replicas - 1}")
+    return int(index)
 
 
 def _newton_per_task(p: BatchedProblem, gtol: float = 1e-12, max_iter: int = 100
@@ -395,6 +408,12 @@ def random_logistic_batch(replicas: int, n_tasks: int, n_samples: int, dim: int,
                           l2: float = 1e-3, fused: bool = True) -> BatchedProblem:
     """Large logistic problems generated directly on the device (for benchmarks): x ~ N(0, I),
     y ~ Bernoulli(σ(xᵀθ_i)), θ_i ~ N(0, 4I/d). Not bit-identical to the reference generator."""
+    replicas = R._validate.positive_int("replicas", replicas)
+    n_tasks = R._validate.positive_int("n_tasks", n_tasks)
+    n_samples = R._validate.positive_int("n_samples", n_samples)
+    dim = R._validate.positive_int("dim", dim)
+    seed = R._validate.positive_int("seed", seed, minimum=0)
+    l2 = R._validate.real("l2", l2, low=0.0)
     xp = bk.namespace(backend)
     dt = bk.dtype_of(dtype)
     rng = xp.random.default_rng(seed)

@@ -9,6 +9,10 @@ Any object with the ``reference.WeightingMethod`` protocol (``init_state(n_tasks
 ``needs`` set) is a method; its weights may sum to 1 or to m (they are put on the simplex, so
 the θ-step is the theorem's in either convention). It runs inside the theorem's loop (projected
 SGD, η_t = D/(G√(2t)), docs/theory.md §3) on each problem, each regime and each seed.
+
+A method that raises (``sys.exit`` included) or returns weights that are not weights (negative,
+summing to <= 0, of the wrong shape) is an input error, ``reference.UserMethodError`` naming it
+and the step, never a verdict: the command line exits 2.
 """
 
 from __future__ import annotations
@@ -95,25 +99,73 @@ class Report:
         return Path(out_dir)
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """The state of a ``SimplexWeights``: the inner method's, and the steps taken (so that an
+    error names its step t). ``estimate`` is the inner state's, for the trajectory records."""
+
+    t: int
+    inner: object
+
+    @property
+    def estimate(self) -> object:
+        return getattr(self.inner, "estimate", None)
+
+
 class SimplexWeights:
     """A method whose weights are divided by their sum, so that the θ-step is the theorem's
-    whatever the method's convention (Σα = 1 or m)."""
+    whatever the method's convention (Σα = 1 or m).
+
+    The inner method is user code: whatever its ``init_state`` or ``step`` raises (``SystemExit``
+    included; a ``FloatingPointError`` is the method diverging, a failed run as for the
+    reference methods), and weights that are not weights (``reference.loop.checked_weights``),
+    become a ``reference.UserMethodError`` naming it and the step. The claim checks count a
+    failed run as a finding, so the first such error is also kept in ``error`` (and raised again
+    by every later call): ``verify`` raises it once the claim returns — a broken method is an
+    input error (exit 2 on the command line), never a verdict."""
 
     def __init__(self, inner: object) -> None:
         self.inner = inner
-        self.needs = getattr(inner, "needs", frozenset())
+        self.needs = R._validate.method_needs("method", inner)
         self.label = describe(inner)
+        self.error: R.UserMethodError | None = None
         eta = getattr(inner, "step_size", None)
         if eta is not None:
             self.step_size = eta
 
+    def __repr__(self) -> str:
+        return f"SimplexWeights({self.label})"
+
+    def _user(self, where: str, fn, *args, **kwargs):
+        if self.error is not None:
+            raise self.error
+        try:
+            return R._validate.call_user(f"method {self.label}", where, fn, *args,
+                                         keep=(FloatingPointError,), **kwargs)
+        except R.UserMethodError as exc:
+            self.error = exc
+            raise
+
     def init_state(self, n_tasks: int, dim: int) -> object:
-        return self.inner.init_state(n_tasks, dim)
+        return _Counted(0, self._user("init_state", self.inner.init_state, n_tasks, dim))
 
     def step(self, state, losses, grads, *, excess=None, hessians=None):
-        state, w = self.inner.step(state, losses, grads, excess=excess, hessians=hessians)
-        w = R.loop._checked_weights(self.inner, w, len(losses), getattr(state, "t", 0))
-        return state, w / w.sum()
+        if not isinstance(state, _Counted):
+            raise TypeError(f"state must be the state returned by SimplexWeights.init_state or "
+                            f"step, got {type(state).__name__}")
+        t = state.t + 1
+        out = self._user(f"step at t={t}", self.inner.step, state.inner, losses, grads,
+                         excess=excess, hessians=hessians)
+        try:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise R.UserMethodError(f"method {self.label}: step must return (state, "
+                                        f"weights), got {type(out).__name__} at step t={t}")
+            inner, w = out
+            w = R.loop.checked_weights(self.inner, w, len(losses), t, signed=False)
+        except R.UserMethodError as exc:
+            self.error = exc
+            raise
+        return _Counted(t, inner), w / w.sum()
 
 
 def on_simplex(method: object) -> object:
@@ -124,6 +176,28 @@ def on_simplex(method: object) -> object:
     if type(method) in (R.MGDA, R.IMTLG):
         return method
     return SimplexWeights(method)
+
+
+def load_method(target: str, option: str = "--method") -> object:
+    """The method ``FACTORY()`` returns for ``target`` = "module:FACTORY" (the command line's
+    ``--method``). Importing the module and calling the factory run user code: what they raise,
+    ``SystemExit`` included, is a ``ValueError`` (``reference.UserMethodError``) naming
+    ``option`` and the factory, so the command line exits 2 with one line, never 0."""
+    from .conformance.cli import call_factory, load_factory
+    try:
+        factory = load_factory(target)       # an import that raises or exits: a ValueError
+    except ValueError as exc:
+        raise ValueError(f"{option} {target}: {exc}") from None
+    method = call_factory(factory, f"{option} {target}")
+    R._validate.method_protocol(option, method)
+    return method
+
+
+def _raise_method_error(simplex: object) -> None:
+    """Raise the error of a user's method that a claim check counted as a failed run."""
+    error = getattr(simplex, "error", None) if isinstance(simplex, SimplexWeights) else None
+    if error is not None:
+        raise error
 
 
 def _as_list(value: object, name: str) -> list:
@@ -220,6 +294,7 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
                                                          scale_processing=False)]
     for m in methods:
         R._validate.method_protocol("method", m)
+        R._validate.method_needs("method", m)
     if not isinstance(quick, bool):
         raise TypeError(f"quick must be a bool, got {quick!r}")
     if steps is not None:
@@ -264,28 +339,34 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
     for m in methods:
         label, simplex = describe(m), on_simplex(m)
         for cid in ids:
-            if cid == "rate":
-                runs = []
-                for name, p, setup in games:
-                    for b in regimes:
-                        rname = "full batch" if b is None else f"batch {b}"
-                        runs.append(rate_claim.run_seeds(f"{name} {rname}", p, simplex, setup, T,
-                                                         seed_list, batch_size=b,
-                                                         sampler=sampler, backend=backend))
-                        bar.update()
-                tight = rate_claim.tight_runs(simplex, seed_list, T, seed=cfg_all.seed,
-                                              backend=backend) if problem is None else None
-                if tight is not None:
-                    runs.append(tight)
-                    rate_cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
-                results.append(replace(rate_claim.claim_result(runs, rate_cfg), method=label))
-                continue
-            if cid == "robustness":
-                results.append(robustness_claim.check(simplex, label, spec_cfg))
-            else:
-                module = pareto_claim if cid == "pareto-optimal" else stationarity_claim
-                results.append(module.check(simplex, label, problems, cfg_all, seed_list))
-            bar.update()
+            try:
+                if cid == "rate":
+                    runs = []
+                    for name, p, setup in games:
+                        for b in regimes:
+                            rname = "full batch" if b is None else f"batch {b}"
+                            runs.append(rate_claim.run_seeds(
+                                f"{name} {rname}", p, simplex, setup, T, seed_list, batch_size=b,
+                                sampler=sampler, backend=backend))
+                            bar.update()
+                    tight = rate_claim.tight_runs(simplex, seed_list, T, seed=cfg_all.seed,
+                                                  backend=backend) if problem is None else None
+                    if tight is not None:
+                        runs.append(tight)
+                        rate_cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
+                    result = replace(rate_claim.claim_result(runs, rate_cfg), method=label)
+                elif cid == "robustness":
+                    result = robustness_claim.check(simplex, label, spec_cfg)
+                else:
+                    module = pareto_claim if cid == "pareto-optimal" else stationarity_claim
+                    result = module.check(simplex, label, problems, cfg_all, seed_list)
+            except Exception:
+                _raise_method_error(simplex)     # the method's own error, if it caused this one
+                raise
+            _raise_method_error(simplex)         # a claim counts a failed run as a finding
+            results.append(result)
+            if cid != "rate":
+                bar.update()
     bar.close()
     settings = {"entry": "verify", "seeds": seed_list, "steps": T, "batch_size": regimes,
                 "sampler": sampler, "backend": backend, "seed": seed_list[0],

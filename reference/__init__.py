@@ -5,7 +5,9 @@ oracles. See docs/api.md.
 """
 from .absolute import AbsoluteLossProblem, make_absolute_problem
 from .estimators import ESTIMATORS, adagrad_estimate, exact_estimate, taylor_estimate
-from .loop import DivergenceError, DivergenceWarning, Trajectory, replay, run
+from ._validate import UserMethodError
+from .loop import (DivergenceError, DivergenceWarning, NonFiniteWeightsError, Trajectory,
+                   replay, run)
 from .metrics import EXACT as EXACT_PROBLEMS
 from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, duality_gap, front_gap,
                       is_dominated, minmax_solution, pareto_front, pareto_stationarity)
@@ -23,8 +25,9 @@ __all__ = [
     "AbsoluteLossProblem", "EXACT_PROBLEMS", "ESTIMATORS", "METHODS", "SAMPLERS",
     "DivergenceError", "DivergenceWarning", "Dominance",
     "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA", "MinNormResult",
-    "MinibatchSampler", "MinmaxSolution", "MultiTaskProblem", "ParetoFront", "TanhNetProblem",
-    "Trajectory", "WeightState", "WeightingMethod", "adagrad_estimate", "duality_gap",
+    "MinibatchSampler", "MinmaxSolution", "MultiTaskProblem", "NonFiniteWeightsError",
+    "ParetoFront", "TanhNetProblem", "Trajectory", "UserMethodError", "WeightState",
+    "WeightingMethod", "adagrad_estimate", "duality_gap",
     "exact_estimate", "front_gap", "is_dominated", "make_absolute_problem", "make_linear_problem",
     "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "minmax_solution", "nonconvex", "pareto_front",
     "pareto_stationarity", "problem_from_arrays", "replay", "run", "sampling", "taylor_estimate",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -122,3 +123,86 @@ def sample_indices(name: str, idx: object, n_tasks: int, n_samples: int) -> np.n
         raise ValueError(f"{name} must be integer sample indices of shape ({n_tasks}, b) in "
                          f"[0, {n_samples}), got shape {ix.shape} and dtype {ix.dtype}")
     return ix
+
+
+# ------------------------------------------------------------------ user code
+NEEDS = frozenset({"excess", "hessians"})
+
+
+class UserMethodError(ValueError):
+    """A weighting method (or the factory that made it) raised, or returned something that is
+    not weights. The message names the method, the call (``init_state``, ``step`` and its step
+    t, the factory) and what went wrong, in one line."""
+
+
+def method_label(method: object) -> str:
+    """A short, safe name for messages: a string ``label`` attribute, the repr of a reference
+    class (it lists the parameters), else the class name (a user's repr is not called: it is
+    user code too, and may be long or raise)."""
+    try:
+        label = getattr(method, "label", None)
+    except Exception:  # noqa: BLE001 - a property of the user's class
+        label = None
+    if isinstance(label, str) and label:
+        return label
+    cls = type(method)
+    if cls.__module__.startswith("reference."):
+        return repr(method)
+    return cls.__qualname__
+
+
+def _passes_through(exc: BaseException) -> bool:
+    """Ctrl-C, generator shutdown and the CLI's own SIGTERM exception are not the method's."""
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+        return True
+    policy = sys.modules.get("proofs_check.cli_policy")       # loaded whenever it can be raised
+    return policy is not None and isinstance(exc, getattr(policy, "Terminated", ()))
+
+
+passes_through = _passes_through      # the public name, for the command lines
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """('SystemExit(0)', '') or ('ValueError', 'the first line of its message')."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r})", ""
+    text = str(exc).strip().splitlines()
+    return type(exc).__name__, (text[0] if text else "")
+
+
+def call_user(owner: str, where: str, fn: Callable, *args: object, every: bool = True,
+              keep: tuple[type[BaseException], ...] = (), **kwargs: object) -> object:
+    """``fn(*args, **kwargs)``, user code: what it raises becomes a ``UserMethodError`` "{owner}
+    raised {exception} in {where}" (``SystemExit`` included: a method calling ``sys.exit(0)``
+    must not end a check with exit code 0). ``KeyboardInterrupt`` and the CLI's ``Terminated``
+    pass through, and so does a ``UserMethodError`` (it already names its method).
+    ``every=False`` converts only what is not an ``Exception`` (SystemExit and other
+    ``BaseException``s) and lets ordinary exceptions through unchanged; ``keep`` lets those
+    types through (e.g. ``FloatingPointError``: the method diverged, a finding, not a crash)."""
+    try:
+        return fn(*args, **kwargs)
+    except UserMethodError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - user code may raise anything, SystemExit too
+        if _passes_through(exc) or isinstance(exc, keep) or \
+                (not every and isinstance(exc, Exception)):
+            raise
+        kind, text = describe_exception(exc)
+        raise UserMethodError(f"{owner} raised {kind} in {where}" + (f": {text}" if text else "")
+                              ) from exc
+
+
+def method_needs(name: str, method: object) -> frozenset:
+    """The method's optional ``needs``: a set of names among {'excess', 'hessians'}."""
+    needs = getattr(method, "needs", frozenset())
+    if needs is None:
+        return frozenset()
+    if isinstance(needs, (str, bytes)) or not isinstance(needs, (set, frozenset, list, tuple)) \
+            or not all(isinstance(n, str) for n in needs):
+        raise TypeError(f"{name}: {method_label(method)}.needs must be a set of names among "
+                        f"{sorted(NEEDS)}, got {needs!r}")
+    unknown = sorted(set(needs) - NEEDS)
+    if unknown:
+        raise ValueError(f"{name}: {method_label(method)}.needs lists {unknown}; it may name only "
+                         f"{sorted(NEEDS)}")
+    return frozenset(needs)

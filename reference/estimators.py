@@ -27,9 +27,29 @@ def exact_estimate(excess: np.ndarray) -> np.ndarray:
     return np.asarray(excess, dtype=float).copy()
 
 
+def _array(name: str, value: object, ndim: int, want: str) -> np.ndarray:
+    """``value`` as a float64 array of ``ndim`` dimensions, or a ValueError naming ``name`` and
+    the expected shape ``want`` (a shape check only: the estimators run at every step)."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real array of shape {want}, got "
+                        f"{type(value).__name__}") from None
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have shape {want}, got shape {arr.shape}")
+    return arr
+
+
 def taylor_estimate(grads: np.ndarray, hessians: np.ndarray) -> np.ndarray:
-    """Ê_i = ½ g_iᵀ H_i⁻¹ g_i; a singular H_i is inverted on its range (least squares)."""
-    out = np.empty(grads.shape[0])
+    """Ê_i = ½ g_iᵀ H_i⁻¹ g_i; a singular H_i is inverted on its range (least squares).
+    ``grads`` (m, d), ``hessians`` (m, d, d)."""
+    grads = _array("grads", grads, 2, "(m, d)")
+    m, d = grads.shape
+    hessians = _array("hessians", hessians, 3, f"(m, d, d) = ({m}, {d}, {d})")
+    if hessians.shape != (m, d, d):
+        raise ValueError(f"hessians must have shape (m, d, d) = ({m}, {d}, {d}) to match grads "
+                         f"{grads.shape}, got shape {hessians.shape}")
+    out = np.empty(m)
     for i, (g, H) in enumerate(zip(grads, hessians)):
         try:
             x = sla.solve(H, g, assume_a="pos")
@@ -44,7 +64,12 @@ def adagrad_estimate(accum: np.ndarray, grads: np.ndarray, eps: float = ADAGRAD_
     """(S_new, Ê) with S_new = S + g⊙g and Ê_i = Σ_j g_ij² / sqrt(S_new,ij + ε).
 
     ``sqrt=False`` gives the plain diagonal-Fisher variant Ê_i = Σ_j g_ij² / (S_new,ij + ε), which
-    the paper's Eq. 7 may intend (unverified, NOTES §9.1)."""
+    the paper's Eq. 7 may intend (unverified, NOTES §9.1). ``accum`` and ``grads`` are (m, d)."""
+    grads = _array("grads", grads, 2, "(m, d)")
+    accum = _array("accum", accum, 2, f"(m, d) = {grads.shape}, the shape of grads")
+    if accum.shape != grads.shape:
+        raise ValueError(f"accum must have the shape of grads (m, d) = {grads.shape}, got shape "
+                         f"{accum.shape}")
     S = accum + grads * grads
     h = np.sqrt(S + eps) if sqrt else S + eps
     return S, np.sum(grads * grads / h, axis=1)

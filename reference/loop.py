@@ -35,6 +35,12 @@ class DivergenceError(FloatingPointError):
     """A run produced a non-finite θ, loss or weight; the message names the cause."""
 
 
+class NonFiniteWeightsError(DivergenceError, ValueError):
+    """A method returned NaN or infinite weights: the weighting method diverged (a
+    ``DivergenceError``, so the claim checks count it as a failed run, and a ``ValueError``: the
+    weights are refused)."""
+
+
 class DivergenceWarning(RuntimeWarning):
     """A run ended with a loss more than ``DIVERGENCE_FACTOR`` times its start: it diverged."""
 
@@ -124,31 +130,95 @@ def replay(method: object, losses: object, grads: object, *, excess: object = No
     d = G.shape[2]
     E = None if excess is None else v.finite_array("excess", excess, shape=(T, m))
     H = None if hessians is None else v.finite_array("hessians", hessians, shape=(T, m, d, d))
-    state = method.init_state(m, d)
+    needs = v.method_needs("method", method)
+    label = v.method_label(method)
+    for need, given in (("excess", E), ("hessians", H)):
+        if need in needs and given is None:
+            raise ValueError(f"{need}: method {label} needs {need} (its needs = "
+                             f"{sorted(needs)}), so replay needs the recorded {need}")
+    state = v.call_user(f"method {label}", "init_state", method.init_state, m, d, every=False)
     out = np.empty_like(L)
     for t in range(T):
-        state, w = method.step(state, L[t], G[t], excess=None if E is None else E[t],
-                               hessians=None if H is None else H[t])
-        out[t] = _checked_weights(method, w, m, t + 1)
+        kw = {}                      # copies: a method that writes in place must not change them
+        if E is not None:
+            kw["excess"] = E[t].copy()
+        if H is not None:
+            kw["hessians"] = H[t].copy()
+        state, w = _step(method, label, t + 1, state, L[t].copy(), G[t].copy(), kw)
+        out[t] = checked_weights(method, w, m, t + 1)
     return out
 
 
-def _checked_weights(method: object, alpha: object, m: int, t: int) -> np.ndarray:
-    """The weights a method returned at step t, as (m,) finite floats, or a named error."""
+def _step(method: object, label: str, t: int, state: object, losses: np.ndarray,
+          grads: np.ndarray, extra: dict) -> tuple[object, object]:
+    """``method.step`` at step t (user code: a SystemExit in it is a ``UserMethodError``), and
+    its (state, weights) pair, or a ``UserMethodError`` saying what it returned instead. An
+    ordinary exception keeps its type (a FloatingPointError is a divergence). No per-step cost
+    beyond the call: the error text is built only when there is an error."""
     try:
+        out = method.step(state, losses, grads, **extra)
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from user code
+        if v.passes_through(exc):
+            raise
+        kind, text = v.describe_exception(exc)
+        raise v.UserMethodError(f"method {label} raised {kind} in step at t={t}"
+                                + (f": {text}" if text else "")) from exc
+    if type(out) is not tuple or len(out) != 2:
+        if isinstance(out, tuple) and len(out) == 2:
+            return out
+        raise v.UserMethodError(f"method {label}: step must return (state, weights), got "
+                                f"{type(out).__name__} at step t={t}")
+    return out
+
+
+def checked_weights(method: object, alpha: object, m: int, t: int, *,
+                    signed: bool | None = None) -> np.ndarray:
+    """The weights ``method`` returned at step t, as (m,) float64, or a named error: the one
+    check every loop applies (``run``, ``replay``, ``proofs_check.verify``), O(m) per step.
+
+    Weights must be finite (else ``NonFiniteWeightsError``, a divergence), of shape (m,),
+    non-negative and with a positive sum (else ``UserMethodError``): the loops normalise them by
+    their sum, which would silently flip the sign of negative weights. ``signed`` (default: the
+    method's ``signed_weights`` attribute, True for IMTL-G whose closed form may give a task a
+    negative weight) allows negative entries; the sum must still be positive."""
+    if type(alpha) is np.ndarray and alpha.shape == (m,) and alpha.dtype == np.float64:
+        total, low = alpha.sum(), alpha.min()   # the fast path: a finite sum means finite entries
+        if total > 0 and low >= 0 and total < np.inf:
+            return alpha
+    try:
+        if alpha is None or isinstance(alpha, (str, bytes)):
+            raise TypeError
         a = np.asarray(alpha, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"{method!r}.step returned {type(alpha).__name__} at step {t}, not an "
-                        "array of weights") from None
+        raise v.UserMethodError(f"method {v.method_label(method)} returned "
+                                f"{type(alpha).__name__} as weights at step t={t}, not an array "
+                                f"of {m} weights") from None
     if a.shape != (m,):
-        raise ValueError(f"{method!r}.step returned weights of shape {a.shape} at step {t}, "
-                         f"expected ({m},)")
+        raise v.UserMethodError(f"method {v.method_label(method)} returned weights of shape "
+                                f"{a.shape} at step t={t}, expected ({m},) (one per task)")
     if not np.all(np.isfinite(a)):
-        raise DivergenceError(f"the weights returned by {method!r} at step {t} are not finite "
-                              f"({a}): the weighting method diverged (check its step size η_α "
-                              "and the scale of what it is fed), not the θ-step")
-    if a.sum() == 0:
-        raise ValueError(f"{method!r}.step returned weights summing to 0 at step {t}")
+        raise NonFiniteWeightsError(
+            f"the weights returned by method {v.method_label(method)} at step t={t} are not "
+            f"finite ({a}): the weighting method diverged (check its step size η_α and the scale "
+            "of what it is fed), not the θ-step")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(a))
+    if not np.isfinite(total):
+        raise v.UserMethodError(f"method {v.method_label(method)} returned weights whose sum "
+                                f"overflows float64 at step t={t} ({a}); rescale them")
+    if signed is None:
+        signed = getattr(method, "signed_weights", False) is True
+    if not signed and float(np.min(a)) < 0:
+        bad = np.flatnonzero(a < 0).tolist()
+        raise v.UserMethodError(f"method {v.method_label(method)} returned negative weights at "
+                                f"step t={t} (task(s) {bad}: {a}); weights must be >= 0 with a "
+                                "positive sum (they are normalised by their sum)")
+    if total <= 0:
+        raise v.UserMethodError(f"method {v.method_label(method)} returned weights summing to "
+                                f"{total:.3g} at step t={t} ({a}); the sum must be positive "
+                                "(they are normalised by their sum)")
     return a
 
 
@@ -197,16 +267,28 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     radius = None if project_radius is None else \
         v.real("project_radius", project_radius, low=0.0, low_open=True)
     theta = project_ball(theta, center, radius)
-    needs = getattr(method, "needs", frozenset())
+    needs = v.method_needs("method", method)
+    label = v.method_label(method)
     if "hessians" in needs and not hasattr(problem, "hessians"):
-        raise TypeError(f"method needs hessians(θ), which {type(problem).__name__} does not "
-                        "provide (e.g. LAD losses have no Hessian)")
+        raise TypeError(f"method {label} needs hessians(θ), which problem "
+                        f"{type(problem).__name__} does not provide (e.g. LAD losses have no "
+                        "Hessian)")
     has_excess = hasattr(problem, "excess_risks")
+    if "excess" in needs and not has_excess:
+        raise TypeError(f"method {label} needs the exact excess risks E(θ) (its needs include "
+                        f"'excess'), which problem {type(problem).__name__} does not provide "
+                        "(it has no excess_risks(θ): its optima are unknown, e.g. a non-convex "
+                        "network); use a method that needs neither, such as "
+                        "ExcessMTL('adagrad')")
     draw = None
     if batch_size is not None:
         if not getattr(problem, "supports_minibatches", False):
             raise TypeError("batch_size needs a problem with minibatch oracles losses(θ, idx) "
                             f"and grads(θ, idx), got {type(problem).__name__}")
+        if "excess" in needs and not hasattr(problem, "optimal_losses"):
+            raise TypeError(f"method {label} needs excess risks, which in the stochastic regime "
+                            f"are ℓ_B(θ) − ℓ*: problem {type(problem).__name__} has no "
+                            "optimal_losses")
         draw = MinibatchSampler(m, problem.n_samples, batch_size, sampler, seed).next
 
     thetas = np.empty((T + 1, d))
@@ -217,7 +299,7 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     estimates = np.full((T, m), np.nan)
     etas = np.empty(T)
     combined = np.empty(T)
-    state = method.init_state(m, d)
+    state = v.call_user(f"method {label}", "init_state", method.init_state, m, d, every=False)
     alpha = np.full(m, 1.0 / m)
     for t in range(T + 1):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -238,15 +320,19 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
         seen_losses, idx = losses[t], None
         if draw is not None:
             idx = draw()
-            seen_losses, g = problem.losses(theta, idx), problem.grads(theta, idx)
+            seen_losses = np.asarray(problem.losses(theta, idx), dtype=float)
+            g = np.asarray(problem.grads(theta, idx), dtype=float)
+        # the method gets copies: one that writes into its inputs (losses /= losses.sum()) must
+        # change neither the records nor the gradients of the θ-step
         extra = {}
         if "excess" in needs:
-            extra["excess"] = excess[t] if idx is None else seen_losses - problem.optimal_losses
+            extra["excess"] = excess[t].copy() if idx is None else \
+                seen_losses - problem.optimal_losses
         if "hessians" in needs:
-            extra["hessians"] = problem.hessians(theta, idx) if idx is not None else \
-                problem.hessians(theta)
-        state, alpha = method.step(state, seen_losses, g, **extra)
-        alpha = _checked_weights(method, alpha, m, t + 1)
+            extra["hessians"] = np.array(problem.hessians(theta, idx) if idx is not None else
+                                         problem.hessians(theta), dtype=float)
+        state, alpha = _step(method, label, t + 1, state, seen_losses.copy(), g.copy(), extra)
+        alpha = checked_weights(method, alpha, m, t + 1)
         weights[t] = alpha
         if getattr(state, "estimate", None) is not None:
             estimates[t] = state.estimate

@@ -22,8 +22,9 @@ from . import _validate as v
 
 @dataclass(frozen=True)
 class MinNormResult:
-    """``value`` = ‖Jᵀα‖, ``alpha`` ∈ Δ_m, ``kkt_residual`` (in units of ‖g‖²; 0 at the exact
-    solution), ``support`` = indices with α_i > 0."""
+    """``value`` = ‖Jᵀα‖, ``alpha`` ∈ Δ_m, ``kkt_residual`` (relative: in units of max_i ‖g_i‖²,
+    so the same for J and c·J and finite for any finite J, even entries near 1e300 whose ‖g‖²
+    overflows; 0 at the exact solution), ``support`` = indices with α_i > 0."""
 
     value: float
     alpha: np.ndarray
@@ -110,7 +111,7 @@ def min_norm_point(grads: object, *, tol: float = 1e-13, max_iter: int = 1000) -
     lam /= lam.sum()
     with np.errstate(over="ignore"):      # values beyond 1.8e308 are reported as inf, never NaN
         value = float(np.linalg.norm(Js.T @ lam)) * s
-        kkt = kkt_residual(G, lam)
-        kkt = kkt * s * s if kkt > 0 else 0.0        # 0·inf would be NaN
+    # G is the Gram matrix of J/s (max row norm 1): its residual is the scale-free one
+    kkt = max(float(kkt_residual(G, lam)), 0.0)
     return MinNormResult(value=value, alpha=lam, kkt_residual=kkt,
                          support=tuple(int(i) for i in np.flatnonzero(lam > 0)))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg as sla
 
+from . import _validate as v
+
 if TYPE_CHECKING:  # pragma: no cover
     from .problems import MultiTaskProblem
 
@@ -41,8 +43,13 @@ def minimize_weighted(problem: MultiTaskProblem, weights: np.ndarray, *,
     Raises RuntimeError when the minimum is not attained (e.g. logistic regression on separable
     data with l2 = 0) or when round-off stops progress above ``max(gtol, 1e-8)``.
     """
-    w = np.asarray(weights, dtype=float)
-    theta = np.zeros(problem.dim) if theta0 is None else np.array(theta0, dtype=float)
+    m = problem.n_tasks
+    w = v.finite_array("weights", weights, shape=(m,))
+    if np.any(w < 0) or not np.sum(w) > 0:
+        raise ValueError(f"weights must be {m} non-negative numbers with a positive sum (f(θ) = "
+                         f"Σ_i w_i ℓ_i(θ) must be a convex combination up to scale), got {w}")
+    theta = np.zeros(problem.dim) if theta0 is None else \
+        v.finite_array("theta0", theta0, shape=(problem.dim,)).copy()
 
     def f(th: np.ndarray) -> float:
         return float(w @ problem.losses(th))

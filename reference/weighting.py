@@ -41,7 +41,10 @@ class WeightingMethod(Protocol):
     ``init_state(n_tasks, dim)`` returns a fresh state; ``step(state, losses, grads, *,
     excess=None, hessians=None)`` returns ``(new_state, weights)`` for losses ℓ(θ_{t−1}) (m,),
     gradients g (m, d) and, when listed in the optional attribute ``needs``, the exact excess
-    risks E(θ_{t−1}) (m,) and Hessians (m, d, d). Weights may sum to 1 (paper) or m (official).
+    risks E(θ_{t−1}) (m,) and Hessians (m, d, d). Weights may sum to 1 (paper) or m (official);
+    they must be finite and non-negative with a positive sum (``reference.loop.checked_weights``;
+    a class attribute ``signed_weights = True``, as IMTL-G's, allows negative entries). The
+    inputs are copies: a method may write into them without changing the loop's records.
     """
 
     def init_state(self, n_tasks: int, dim: int) -> object: ...
@@ -299,6 +302,7 @@ class IMTLG(_Method):
     where D Uᵀ is singular, where LibMTL would invert a singular matrix."""
 
     name = "IMTLG"
+    signed_weights = True        # the closed form may give a task a negative weight (Σα = 1)
 
     def step(self, state: WeightState, losses: object, grads: object, *, excess: object = None,
              hessians: object = None) -> tuple[WeightState, np.ndarray]:

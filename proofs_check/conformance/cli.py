@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import reference as R
+from reference._validate import describe_exception, passes_through
 
 from . import golden
 from ..cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
@@ -118,10 +119,13 @@ def load_factory(target: str):
         sys.path.insert(0, "")
     try:
         module = importlib.import_module(mod_name)
-    except Exception as exc:  # noqa: BLE001 - SyntaxError, ImportError, or anything it raises
+    except BaseException as exc:  # noqa: BLE001 - SyntaxError, ImportError, SystemExit, anything
+        if passes_through(exc):
+            raise
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        raise ValueError(f"cannot import module {mod_name!r}: {type(exc).__name__}{where}: "
-                         f"{exc}") from None
+        kind, text = describe_exception(exc)
+        raise ValueError(f"cannot import module {mod_name!r}: {kind}{where}"
+                         + (f": {text}" if text else "")) from None
     try:
         factory = getattr(module, attr)
     except AttributeError:
@@ -136,10 +140,13 @@ def call_factory(factory, what: str = "", **kwargs):
     could not run), prefixed by ``what`` (the option that named it)."""
     try:
         return factory(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
+    except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything, exit too
+        if passes_through(exc):
+            raise
+        kind, text = describe_exception(exc)
         raise ValueError(f"{what + ': ' if what else ''}the factory "
-                         f"{getattr(factory, '__name__', factory)!r} raised "
-                         f"{type(exc).__name__}: {exc}") from None
+                         f"{getattr(factory, '__name__', factory)!r} raised {kind}"
+                         + (f": {text}" if text else "")) from None
 
 
 SIZE_NAMES = ("n_tasks", "task_num", "num_tasks", "m", "n")

@@ -104,7 +104,9 @@ def first_mismatch(method: object, losses: np.ndarray, grads: np.ndarray, actual
                 state, w = method.step(state, losses[t], grads[t])
                 w = np.asarray(w, dtype=float)
                 a = actual[t]
-                if rescaled:
+                if rescaled:           # up to a positive factor only (−1·w is not w)
+                    if not (a.sum() > 0 and np.all(a >= 0)):
+                        return t
                     w, a = w / w.sum(), a / a.sum()
                 if not (np.all(np.isfinite(a)) and np.allclose(a, w, rtol=rtol, atol=atol)):
                     return t

@@ -18,10 +18,12 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
 import reference as R
+from reference._validate import describe_exception, passes_through
 
 from ..claims.controls import SignFlippedExcessMTL
 from . import departures as D
@@ -37,6 +39,16 @@ OPTIONS = {"excessmtl": ("warmup", "first_step_update", "baseline_eps", "eps",
 
 
 # ------------------------------------------------------------------ the reference side
+def positive_step_size(value: object, name: str = "step_size") -> float:
+    """η_α as a float, or an error saying that ``name`` must be a positive float."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a positive float (the step size η_α), got {value!r}")
+    eta = float(value)
+    if not (eta > 0 and math.isfinite(eta)):
+        raise ValueError(f"{name} must be a positive float (the step size η_α), got {value!r}")
+    return eta
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """Which reference method the implementation claims to be."""
@@ -47,6 +59,7 @@ class MethodSpec:
     options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "step_size", positive_step_size(self.step_size))
         if self.method not in METHOD_NAMES:
             raise ValueError(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
         if self.convention not in R.weighting.CONVENTIONS:
@@ -179,8 +192,12 @@ def _options_text(options: dict) -> str:
 
 
 def _normalise(w: np.ndarray) -> np.ndarray:
+    """Rows divided by their sum: weights up to a *positive* factor. A row summing to <= 0 (or
+    with a negative entry) has no such form and becomes NaN, a mismatch: dividing by a negative
+    sum would turn weights of −1 into 1/m."""
     s = w.sum(axis=-1, keepdims=True)
-    return np.divide(w, s, out=np.full_like(w, np.nan), where=s != 0)
+    ok = (s > 0) & np.all(w >= 0, axis=-1, keepdims=True)
+    return np.divide(w, s, out=np.full_like(w, np.nan), where=ok)
 
 
 def _matches(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:
@@ -267,7 +284,9 @@ def _call(step_fn: StepFn, losses: np.ndarray, grads: np.ndarray, m: int, t: int
           ) -> tuple[np.ndarray | None, str | None]:
     try:
         out = step_fn(losses.copy(), grads.copy())
-    except Exception as exc:  # the implementation under test may raise anything
+    except BaseException as exc:  # noqa: BLE001 - the implementation may raise anything, exit too
+        if passes_through(exc):
+            raise
         hint = ""
         if hasattr(step_fn, "parameters") and hasattr(step_fn, "forward"):
             hint = (" (a torch module: wrap it with conformance.from_torchjd(...) or "
@@ -275,7 +294,8 @@ def _call(step_fn: StepFn, losses: np.ndarray, grads: np.ndarray, m: int, t: int
         elif "Tensor" in str(exc):
             hint = (" (it seems to expect torch tensors: wrap it with conformance.from_torch(...)"
                     ", or pass --torch on the command line)")
-        return None, f"step_fn raised {type(exc).__name__}: {exc} at step {t}{hint}"
+        kind, text = describe_exception(exc)
+        return None, f"step_fn raised {kind}{': ' + text if text else ''} at step {t}{hint}"
     if hasattr(out, "detach") and hasattr(out, "cpu"):        # a torch tensor without the adapter
         out = out.detach().cpu().numpy()
     try:
@@ -346,7 +366,7 @@ def check_weighting(step_fn: StepFn, method: str = "excessmtl", convention: str 
     method (e.g. ``warmup=3``, ``first_step_update=True`` for ExcessMTL)."""
     if not callable(step_fn):
         raise TypeError(f"step_fn must be callable (losses, grads) -> weights, got {step_fn!r}")
-    spec = MethodSpec(method, convention, float(step_size), dict(options))
+    spec = MethodSpec(method, convention, positive_step_size(step_size), dict(options))
     R._validate.positive_int("steps", steps)
     rtol, atol = tolerances(dtype, rtol, atol)
     problem = default_problem(seed) if problem is None else problem

@@ -30,7 +30,7 @@ from .. import limits
 from ..inputs import InputFileError, read_npz
 from ..report import atomic
 from .adapters import dtype_name, is_torch_module, to_numpy, torchjd_weighting
-from .harness import ConformanceReport, MethodSpec, judge, tolerances
+from .harness import ConformanceReport, MethodSpec, judge, positive_step_size, tolerances
 
 _PRECISION = ("float64", "float32", "bfloat16", "float16")   # most to least precise
 RECORDING_KEY = "excessmtl_oracle_recording_dtype"
@@ -206,7 +206,7 @@ def check_recording(recording: Recording | Recorder, method: str = "excessmtl",
         raise TypeError(f"recording must be a Recording or Recorder, got {type(rec).__name__}")
     dtype = rec.dtype if dtype is None else dtype
     rtol, atol = tolerances(dtype, rtol, atol)
-    spec = MethodSpec(method, convention, float(step_size), dict(options))
+    spec = MethodSpec(method, convention, positive_step_size(step_size), dict(options))
     losses = rec.losses
     if losses is None:
         if method == "groupdro":
