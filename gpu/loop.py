@@ -126,7 +126,8 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
                 thetas[rec] = theta
                 losses[rec] = loss
                 gnorms[rec] = xp.linalg.norm(g, axis=-1)
-            ex = problem.excess_risks(theta) if (need_excess or full or t == T) else None
+            ex = problem.excess_given_losses(theta, loss) if (need_excess or full or t == T) \
+                else None
             if ex is not None and (full or t == T):
                 excess[rec] = ex
             if t == T:

@@ -230,6 +230,13 @@ class BatchedProblem:
             return 0.5 * xp.einsum("bmd,bmde,bme->bm", delta, H, delta)
         return self.losses(th).astype(xp.float64) - self.optimal_losses
 
+    def excess_given_losses(self, theta: object, losses: object) -> object:
+        """E_i(θ), (B, m), reusing ``losses`` = ℓ(θ) just computed where E = ℓ − ℓ* (logistic,
+        LAD): the same numbers as ``excess_risks(θ)`` without a second pass over the data."""
+        if self.loss == "linear":
+            return self.excess_risks(theta)
+        return self.xp.asarray(losses).astype(self.xp.float64) - self.optimal_losses
+
     def replica(self, index: int) -> R.MultiTaskProblem:
         """Replica ``index`` as a reference problem, for the host-side exact oracles.
 

@@ -16,6 +16,7 @@ import numpy as np
 import reference as R
 
 from . import limits
+from . import theta0 as theta0_mod
 from .inputs import read_text_file
 
 FAMILIES = ("linear", "logistic")
@@ -28,6 +29,10 @@ class ProblemSpec:
     ``noise`` is per task: the noise std σ_i (linear) or the label-flip rate ρ_i ∈ [0, 0.5]
     (logistic). The *noisy tasks* are those whose noise is above the smallest; the robustness
     claim sweeps their noise over ``sweep_levels`` while the clean tasks keep theirs.
+
+    ``theta0`` is the start θ₀ of the robustness claim's runs (and of a sweep's): "zero",
+    "random:R", "pretrained:clean", "pretrained:clean:F" or "pretrained:0+1"
+    (``proofs_check.theta0``). The other claims choose their own starts.
     """
 
     family: str = "linear"
@@ -35,6 +40,7 @@ class ProblemSpec:
     dim: int = 5
     n_samples: int = 200
     noise: tuple[float, ...] | None = (0.1, 0.1, 1.0)   # None: ``default_noise``
+    theta0: str = "zero"
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -53,6 +59,19 @@ class ProblemSpec:
         high = 0.5 if self.family == "logistic" else None
         vals = tuple(R._validate.real("noise", x, low=0.0, high=high) for x in noise)
         object.__setattr__(self, "noise", vals)
+        start = theta0_mod.parse(self.theta0)
+        if start.kind == "pretrained":
+            start.task_set(self.clean_tasks, m)               # indices in range
+        object.__setattr__(self, "theta0", start.text)
+
+    @property
+    def clean_tasks(self) -> tuple[int, ...]:
+        noisy = set(self.noisy_tasks)
+        return tuple(i for i in range(self.n_tasks) if i not in noisy)
+
+    def start(self, problem: R.MultiTaskProblem, seed: int) -> np.ndarray:
+        """θ₀ of ``problem`` (built by ``build`` with ``seed``)."""
+        return theta0_mod.initial_point(self.theta0, problem, seed, self.clean_tasks)
 
     @property
     def noisy_tasks(self) -> tuple[int, ...]:

@@ -150,7 +150,7 @@ def test_the_example_grid_is_printed_and_parses(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.strip() == EXAMPLE.strip()
     grid = load_grid(write_grid(tmp_path, text))
-    assert len(grid.cells()) == 12 and grid.seeds == 8
+    assert len(grid.cells()) == 3 * 5 * 2 and grid.seeds == 8      # noise × θ₀ × scale proc.
 
 
 def test_a_cell_lost_once_is_recomputed_and_one_that_keeps_failing_is_an_error(

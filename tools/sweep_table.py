@@ -15,6 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 
+def _share(x: float) -> str:
+    """A fraction of seeds; NaN where every seed started at the scaled saddle (not counted)."""
+    return "θ₀ = saddle (not counted)" if pd.isna(x) else f"{x:.0%}"
+
+
 def table(out: Path) -> str:
     frame = pd.read_parquet(out / "results.parquet")
     meta = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
@@ -29,7 +34,8 @@ def table(out: Path) -> str:
     for idx, row in agg.iterrows():
         idx = idx if isinstance(idx, tuple) else (idx,)
         lines.append("| " + " | ".join(str(v) for v in idx)
-                     + f" | {row['robust']:.0%} | {row['no_harm']:.0%} | {row['drift']:+.3f} |")
+                     + f" | {_share(row['robust'])} | {_share(row['no_harm'])} | "
+                       f"{row['drift']:+.3f} |")
     return "\n".join(lines)
 
 

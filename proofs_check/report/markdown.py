@@ -60,7 +60,27 @@ def claims_markdown(report: dict) -> str:
         for k in c["checks"]:
             lines.append(f"| {_cell(k['name'])} | {_num(k['measured'])} | {_want(k)} | "
                          f"{k['verdict']} | {_cell(k.get('note') or '')} |")
+        lines += scope_markdown(c.get("scope") or [])
     return "\n".join(lines)
+
+
+def scope_markdown(scopes: list[dict]) -> list[str]:
+    """Where each finding holds: the generated statement and the table it is read from."""
+    if not scopes:
+        return []
+    lines = ["", "Where the findings hold (generated from the runs):", ""]
+    for sc in scopes:
+        lines.append(f"- **{_cell(sc['finding'])}.** {_cell(sc.get('observed', ''))} "
+                     f"{_cell(sc.get('vanishes', ''))}".rstrip())
+    rows = [r for sc in scopes for r in sc.get("rows", [])]
+    if rows:
+        lines += ["", "| family | method | θ₀ | drift | predicted drift | clean-task ratio | "
+                      "predicted ratio | seeds | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['family']} | {r['method']} | `{r['theta0']}` | {r['drift']:+.3f} | "
+                         f"{r['predicted_drift']:+.3f} | {r['ratio']:.3f} | "
+                         f"{r['predicted_ratio']:.3f} | {r['seeds']} | {r['verdict']} |")
+    return lines
 
 
 def generated_block(report: dict) -> str:

@@ -53,6 +53,8 @@ class ClaimResult:
     config: dict = field(default_factory=dict)
     arrays: dict = field(default_factory=dict, repr=False)
     method: str = ""            # the method checked, when the claim was run on a given one
+    scope: tuple[dict, ...] = ()  # where each finding holds: {"finding", "observed", "vanishes",
+                                  # "rows"}, generated from the runs (e.g. robustness over θ₀)
 
     @property
     def passed(self) -> bool:
@@ -83,4 +85,5 @@ class ClaimResult:
                 "source": self.source,
                 "convention": self.convention, "measured": h.measured, "bound": h.bound,
                 "kind": h.kind, "verdict": self.verdict, "failed_checks": self.failed_checks,
-                "checks": [c.to_json() for c in self.checks], "config": self.config}
+                "checks": [c.to_json() for c in self.checks], "config": self.config,
+                "scope": [dict(s) for s in self.scope]}

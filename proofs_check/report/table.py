@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from .result import ClaimResult
 
 
@@ -33,6 +35,16 @@ def format_table(results: list[ClaimResult]) -> str:
                         "tight": f"{_fmt(c.bound)} ± {c.rtol:.0%}"}[c.kind]
                 lines.append(f"  - {c.name}: {_fmt(c.measured)} (want {want})"
                              + (f"  [{c.note}]" if c.note else ""))
+    for r in results:
+        if r.scope:
+            who = r.id + (f" [{r.method}]" if r.method else "")
+            lines.append(f"\n{who}: where the findings hold (generated from the runs):")
+            for sc in r.scope:
+                lines.append(f"  - {sc['finding']}")
+                for key in ("observed", "vanishes"):
+                    if sc.get(key):
+                        lines += textwrap.wrap(sc[key], 100, initial_indent="      ",
+                                               subsequent_indent="      ")
     passed = sum(r.passed for r in results)
     lines.append(f"\n{passed} of {len(results)} claims passed every sub-check.")
     return "\n".join(lines)

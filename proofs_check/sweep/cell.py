@@ -7,6 +7,11 @@ Per seed s and method, at θ_T (the last iterate):
   alpha_noisy      = α_{T,0} / Σ_i α_{T,i}      (task 0 is the noisy task; weights on Δ_m)
   clean_max_excess = max_{i ≥ 1} E_i(θ_T)
   gap              = max_i E_i(θ_T) − min_θ max_i E_i(θ)   (the min–max value, exact)
+  start_is_saddle  = the method scale-processes (ExcessMTL) and θ₀ already is the scaled
+                     saddle, min_θ max_i E_i(θ)/E_i(θ₀) ≥ 1 − 1e-6, so its weights cannot move:
+                     ``holds`` does not count such a row as robust
+Every run starts at the cell's ``theta0`` (``proofs_check.theta0``; default "zero"; task 0 is the
+noisy task, the others the clean ones).
 Whether the robustness claim holds compares cells (``holds.py``).
 """
 
@@ -20,9 +25,11 @@ import gpu
 import reference as R
 
 from ..claims.common import BATCHED, smoothness, weight_sum
+from ..claims.robustness_scope import DEGENERATE_TOL
+from ..theta0 import initial_point, parse
 from .grid import parse_method
 
-METRICS = ("max_excess", "alpha_noisy", "clean_max_excess", "gap")
+METRICS = ("max_excess", "alpha_noisy", "clean_max_excess", "gap", "start_is_saddle")
 
 
 def noise_vector(s: dict) -> list[float]:
@@ -51,14 +58,37 @@ def build_method(name: str, s: dict) -> object:
     return R.EqualWeights(spec["convention"])
 
 
+def starts(s: dict, problems, seeds: list[int]) -> np.ndarray:
+    """θ₀ of each seed's problem, (S, d)."""
+    start = parse(s.get("theta0", "zero"))
+    clean = tuple(range(1, s["n_tasks"]))
+    return np.array([initial_point(start, p, seed, clean) for p, seed in zip(problems, seeds)])
+
+
+def _scale_processed(name: str, s: dict) -> bool:
+    """The method divides its payoff by E(θ₀): only then can a start be the fixed point."""
+    return parse_method(name)["kind"] == "ExcessMTL" and bool(s["scale_processing"])
+
+
+def start_is_saddle(problems, theta0: np.ndarray) -> np.ndarray:
+    """(S,) 1.0 where θ₀ already is the saddle of the scaled game max_i E_i(θ)/E_i(θ₀)."""
+    out = np.zeros(len(problems))
+    for k, (p, t) in enumerate(zip(problems, theta0)):
+        c = np.asarray(p.excess_risks(t), float)
+        out[k] = 1.0 if not np.all(c > 0) else \
+            float(R.minmax_solution(p, scales=c).value >= 1 - DEGENERATE_TOL)
+    return out
+
+
 def final_state(problems, method, steps: int, lr: float, batch_size: int | None, sampler: str,
-                seeds: list[int], backend: str) -> tuple[np.ndarray, np.ndarray]:
+                seeds: list[int], backend: str, theta0: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Final weights and excess risks, (S, m) each; NaN rows for a replica that diverged."""
     if type(method) in BATCHED:
         batch = gpu.from_reference(problems, backend=backend)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", R.DivergenceWarning)
-            traj = gpu.run_batched(batch, method, steps, lr=lr, record="final",
+            traj = gpu.run_batched(batch, method, steps, lr=lr, record="final", theta0=theta0,
                                    batch_size=batch_size, sampler=sampler, seeds=seeds)
         return np.asarray(traj.weights[0], float), np.asarray(traj.excess[0], float)
     m = problems[0].n_tasks
@@ -68,7 +98,7 @@ def final_state(problems, method, steps: int, lr: float, batch_size: int | None,
             with warnings.catch_warnings():
                 warnings.simplefilter("error", R.DivergenceWarning)
                 tr = R.run(p, method, steps, lr=lr, batch_size=batch_size, sampler=sampler,
-                           seed=seeds[k])
+                           seed=seeds[k], theta0=None if theta0 is None else theta0[k])
         except (FloatingPointError, R.DivergenceWarning):
             continue
         w[k], e[k] = tr.weights[-1], tr.excess[-1]
@@ -80,6 +110,8 @@ def run_cell(settings: dict, seeds: list[int], steps: int, methods: list[str],
     """Every method on the cell's problem over ``seeds``: a dict of arrays, (M, S, m) weights
     (on the simplex) and excess risks, (S,) min–max values, and the (M, S) metrics."""
     problems = build_problems(settings, seeds)
+    th0 = starts(settings, problems, seeds)
+    saddle = start_is_saddle(problems, th0) if "theta0" in settings else np.zeros(len(seeds))
     minmax = np.array([R.minmax_solution(p).value for p in problems])
     L = max(smoothness(p) for p in problems)
     b = settings["batch_size"] or None
@@ -88,13 +120,16 @@ def run_cell(settings: dict, seeds: list[int], steps: int, methods: list[str],
         method = build_method(name, settings)
         base = 1.0 / L if settings["lr"] is None else settings["lr"]
         lr = base / weight_sum(problems[0], method)
-        w, e = final_state(problems, method, steps, lr, b, settings["sampler"], seeds, backend)
+        w, e = final_state(problems, method, steps, lr, b, settings["sampler"], seeds, backend,
+                           theta0=th0)
         W.append(w / w.sum(axis=1, keepdims=True))
         E.append(e)
     W, E = np.stack(W), np.stack(E)
     out = {"weights": W, "excess": E, "minmax": minmax,
            "max_excess": E.max(axis=2), "alpha_noisy": W[:, :, 0],
-           "clean_max_excess": E[:, :, 1:].max(axis=2), "gap": E.max(axis=2) - minmax}
+           "clean_max_excess": E[:, :, 1:].max(axis=2), "gap": E.max(axis=2) - minmax,
+           "start_is_saddle": np.array([saddle * _scale_processed(name, settings)
+                                        for name in methods])}
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import limits
+from ..theta0 import parse as parse_start
 from ..config import read_toml
 
 EXAMPLE = """\
@@ -30,9 +31,12 @@ n_samples = 200
 
 [grid]                       # every list is an axis; the cells are the product
 noise = [0.0, 0.2, 0.4]      # flip rate (logistic) or noise std (linear) of task 0
-step_size = [0.1, 1.0]       # η_α
-batch_size = [0]             # 0 = full batch
+theta0 = ["zero", "random:0.5", "random:4.5", "pretrained:clean:0.5", "pretrained:clean"]
+                             # the start θ₀: 0, random of a norm, (part way to) a model
+                             # pre-trained on the clean tasks (or on tasks "pretrained:1+2")
 scale_processing = [true, false]   # ExcessMTL: Ê/Ê^(1) (official) or the raw Ê (the paper's game)
+# step_size = [0.1, 1.0]     # η_α (default 1)
+# batch_size = [0, 8]        # 0 = full batch
 # warmup = [0, 3]            # scale-processing warm-up (ExcessMTL)
 # estimator = ["exact", "adagrad"]   # for methods written "ExcessMTL" without one
 # n_tasks = [3, 5]
@@ -45,11 +49,11 @@ methods = ["ExcessMTL(exact)", "ExcessMTL(adagrad, official)", "GroupDRO", "Equa
 """
 
 PROBLEM_KEYS = {"family": str, "n_tasks": int, "dim": int, "n_samples": int,
-                "clean_noise": float}
+                "clean_noise": float, "theta0": str}
 RUN_KEYS = {"seeds": int, "steps": int, "methods": list, "sampler": str}
 AXES = {"noise": float, "step_size": float, "batch_size": int, "warmup": int,
         "scale_processing": bool, "estimator": str, "n_tasks": int, "dim": int,
-        "n_samples": int, "lr": float, "family": str}
+        "n_samples": int, "lr": float, "family": str, "theta0": str}
 DEFAULTS = {"family": "logistic", "n_tasks": 3, "dim": 5, "n_samples": 200, "noise": 0.0,
             "step_size": 1.0, "batch_size": 0, "warmup": 0, "scale_processing": True,
             "estimator": "exact", "lr": None, "sampler": "with_replacement"}
@@ -211,6 +215,10 @@ def _check_settings(s: dict, source: str) -> None:
         if key in s and not 0.0 <= s[key] <= hi:
             raise ValueError(f"{source}: {key} must be in [0, {hi}] for {s['family']}, got "
                              f"{s[key]}")
+    if "theta0" in s:                   # not in DEFAULTS: cells without it keep their ids
+        start = parse_start(s["theta0"], f"{source}: theta0")
+        if start.kind == "pretrained" and start.tasks != "clean":
+            start.task_set((), s["n_tasks"])
     if s["step_size"] <= 0 or (s["lr"] is not None and s["lr"] <= 0):
         raise ValueError(f"{source}: step_size and lr must be > 0")
     if s["batch_size"] < 0 or s["warmup"] < 0:

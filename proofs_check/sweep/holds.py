@@ -6,7 +6,9 @@ applied to each noise level against the lowest one, same seed, method and other 
                                                               no_harm = clean_harm ≤ 1.10
 
 Rows at the lowest noise compare with themselves (drift 0, harm 1): they hold by construction and
-the maps mark them so. A diverged seed (NaN) does not hold.
+the maps mark them so. A diverged seed (NaN) does not hold. A row whose start already is the
+scaled saddle (``start_is_saddle``: the weights cannot move) is not counted either way: its
+``robust`` and ``no_harm`` are NaN, and the maps say "θ₀ = saddle".
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def add_claim_columns(frame, axes: list[str]):
         with np.errstate(divide="ignore", invalid="ignore"):
             frame["clean_harm"] = (frame["clean_max_excess"].to_numpy()
                                    / base["clean_max_excess"].to_numpy())
-    frame["robust"] = frame["alpha_drift"].to_numpy() <= DRIFT_TOL
-    frame["no_harm"] = frame["clean_harm"].to_numpy() <= HARM_TOL
+    robust = (frame["alpha_drift"].to_numpy() <= DRIFT_TOL).astype(float)
+    no_harm = (frame["clean_harm"].to_numpy() <= HARM_TOL).astype(float)
+    if "start_is_saddle" in frame.columns:
+        degenerate = frame["start_is_saddle"].to_numpy() > 0.5
+        robust[degenerate] = np.nan
+        no_harm[degenerate] = np.nan
+    frame["robust"], frame["no_harm"] = robust, no_harm
     return frame

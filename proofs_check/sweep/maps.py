@@ -26,7 +26,7 @@ LABELS = {"noise": "noise of task 0 (flip rate / σ)", "step_size": "η_α",
           "batch_size": "batch size (0 = full)", "warmup": "warm-up steps",
           "scale_processing": "scale processing", "estimator": "estimator",
           "n_tasks": "m (tasks)", "lr": "θ step", "dim": "d", "n_samples": "n",
-          "family": "family"}
+          "family": "family", "theta0": "θ₀"}
 LINE_STYLES = ("-", "--", ":", "-.")
 METRIC_LABELS = {"alpha_noisy": "α_T of the noisy task (on Δ_m)",
                  "max_excess": "max_i E_i(θ_T)", "gap": "max_i E_i(θ_T) − min–max value",
@@ -41,14 +41,27 @@ def _load(out: Path):
     return frame, meta, axes
 
 
-def claim_map(frame, axes: list[str], method: str, ax, column: str = "robust"):
-    """Heatmap of the fraction of seeds in which ``column`` holds over axes[0] × axes[1]."""
+def _ordered(values, order: list | None) -> list:
+    """The values in the grid file's order where it is known, else sorted."""
+    vals = list(values)
+    if order:
+        known = [v for v in order if v in vals]
+        return known + sorted((v for v in vals if v not in known), key=repr)
+    return sorted(vals, key=repr)
+
+
+def claim_map(frame, axes: list[str], method: str, ax, column: str = "robust",
+              order: dict | None = None):
+    """Heatmap of the fraction of seeds in which ``column`` holds over axes[0] × axes[1], the
+    values of each axis in ``order[axis]`` (the grid file's) where given."""
+    order = order or {}
     sub = frame[frame["method"] == method]
     x = axes[0]
     y = axes[1] if len(axes) > 1 else None
-    xs = sorted(sub[x].unique(), key=repr) if x else [None]
-    ys = sorted(sub[y].unique(), key=repr) if y else [None]
+    xs = _ordered(sub[x].unique(), order.get(x)) if x else [None]
+    ys = _ordered(sub[y].unique(), order.get(y)) if y else [None]
     grid = np.full((len(ys), len(xs)), np.nan)
+    saddle = np.zeros((len(ys), len(xs)), bool)
     for j, yv in enumerate(ys):
         for i, xv in enumerate(xs):
             sel = sub
@@ -57,12 +70,16 @@ def claim_map(frame, axes: list[str], method: str, ax, column: str = "robust"):
             if y:
                 sel = sel[sel[y] == yv]
             if len(sel):
-                grid[j, i] = sel[column].mean()
+                grid[j, i] = sel[column].mean()         # rows whose start is the saddle: NaN
+                saddle[j, i] = "start_is_saddle" in sel and bool(
+                    (sel["start_is_saddle"] > 0.5).all())
     im = ax.imshow(grid, origin="lower", vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
     for j in range(len(ys)):
         for i in range(len(xs)):
             if np.isfinite(grid[j, i]):
                 ax.text(i, j, f"{grid[j, i]:.0%}", ha="center", va="center", fontsize=8)
+            elif saddle[j, i]:
+                ax.text(i, j, "θ₀ =\nsaddle", ha="center", va="center", fontsize=6)
     ax.set_xticks(range(len(xs)), [str(v) for v in xs])
     ax.set_yticks(range(len(ys)), [str(v) for v in ys] if y else [""])
     ax.set_xlabel(LABELS.get(x, x) if x else "")
@@ -131,7 +148,8 @@ def draw_maps(folder) -> list[Path]:
         for r, fv in enumerate(rows):
             sub = frame if facet is None else frame[frame[facet] == fv]
             for ax, name in zip(axs[r], methods):
-                im = claim_map(sub, axes[:2] if axes else [None], name, ax, column)
+                im = claim_map(sub, axes[:2] if axes else [None], name, ax, column,
+                               order=meta["grid"]["axes"])
                 if facet is not None:
                     ax.set_title(f"{name}\n{LABELS.get(facet, facet)} = {fv}", fontsize=8)
             fig.colorbar(im, ax=axs[r, -1], label="fraction of seeds")
