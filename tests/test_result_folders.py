@@ -230,3 +230,31 @@ def test_an_interrupt_after_the_switch_says_the_folder_changed(tmp_path, capsys)
     assert guarded("prog", body) == 130
     err = capsys.readouterr().err
     assert "no output was changed" not in err and str(res) in err
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from proofs_check.report import atomic, resultdir
+    target, who = Path(sys.argv[1]), sys.argv[2]
+    for k in range(15):
+        with resultdir.output_directory(target) as stage:
+            atomic.write_bytes(stage / "report.json", f"{who} {k}".encode())
+            atomic.write_bytes(stage / f"data/{who}.npz", f"{who} {k}".encode())
+""")
+
+
+def test_concurrent_runs_into_one_folder_end_with_one_whole_result(tmp_path):
+    res = tmp_path / "res"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    procs = [subprocess.Popen([sys.executable, str(script), str(res), who],
+                              stderr=subprocess.PIPE) for who in ("a", "b")]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-2000:]
+    listed = json.loads((res / MANIFEST).read_text())["files"]
+    last = (res / "report.json").read_text().split()[0]
+    assert listed == ["data/" + last + ".npz", "report.json"]          # one result, whole
+    assert sorted(p.name for p in (res / "data").iterdir()) == [last + ".npz"]
+    assert not any(p.name.startswith(resultdir.STAGING_PREFIX) for p in res.iterdir())
