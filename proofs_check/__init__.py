@@ -2,6 +2,8 @@
 numbers behind it. ``python -m proofs_check`` runs them all; ``verify`` points them at your own
 method and problem; ``compare`` and the ``plot_*`` functions run and draw methods side by side."""
 
+__version__ = "0.1.0"   # the version in pyproject.toml (tests/test_release.py keeps them equal)
+
 from .claims import CLAIMS
 from .compare import Comparison, compare, load_comparison
 from .config import ProblemSpec, SuiteConfig
@@ -11,7 +13,7 @@ from .verify import VERIFIABLE, Report, verify
 
 __all__ = ["CLAIMS", "ClaimResult", "Comparison", "ProblemSpec", "Report", "SubCheck",
            "SuiteConfig", "VERIFIABLE", "compare", "load_comparison", "plot_convergence",
-           "plot_front", "plot_gap_vs_T", "plot_weights", "run_suite", "verify"]
+           "plot_front", "plot_gap_vs_T", "plot_weights", "run_suite", "verify", "__version__"]
 
 
 def run_suite(*args, **kwargs):

@@ -18,6 +18,16 @@ def program_name() -> str:
         "python -m proofs_check"
 
 
+def package_version() -> str:
+    """The installed distribution's version; the package's ``__version__`` when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("excessmtl-oracle")
+    except PackageNotFoundError:
+        from . import __version__
+        return __version__
+
+
 def suite_parser() -> OneLineParser:
     p = OneLineParser(
         prog=program_name(),
@@ -61,6 +71,8 @@ def suite_parser() -> OneLineParser:
                         "excess=None, hessians=None); runs proofs_check.verify on the configured "
                         "problems (claims: rate, pareto-optimal, pareto-stationary, robustness)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    p.add_argument("--version", action="version", version=f"excessmtl-oracle {package_version()}",
+                   help="print the version and exit")
     return p
 
 

@@ -237,7 +237,7 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     from proofs_check.report import atomic, resultdir
     target, who = Path(sys.argv[1]), sys.argv[2]
-    for k in range(15):
+    for k in range(6):
         with resultdir.output_directory(target) as stage:
             atomic.write_bytes(stage / "report.json", f"{who} {k}".encode())
             atomic.write_bytes(stage / f"data/{who}.npz", f"{who} {k}".encode())
