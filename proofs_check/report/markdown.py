@@ -72,7 +72,14 @@ def scope_markdown(scopes: list[dict]) -> list[str]:
     for sc in scopes:
         lines.append(f"- **{_cell(sc['finding'])}.** {_cell(sc.get('observed', ''))} "
                      f"{_cell(sc.get('vanishes', ''))}".rstrip())
-    rows = [r for sc in scopes for r in sc.get("rows", [])]
+    rows = [r for sc in scopes for r in sc.get("rows", []) if "theta0" in r]
+    generic = [r for sc in scopes for r in sc.get("rows", []) if "condition" in r]
+    if generic:
+        lines += ["", "| condition | statistic | measured | wanted | verdict |",
+                  "|---|---|---|---|---|"]
+        for r in generic:
+            lines.append(f"| {_cell(r['condition'])} | {_cell(r['statistic'])} | "
+                         f"{_num(r['measured'])} | {_num(r['bound'])} | {r['verdict']} |")
     if rows:
         lines += ["", "| family | method | θ₀ | drift | predicted drift | clean-task ratio | "
                       "predicted ratio | seeds | verdict |", "|---|---|---|---|---|---|---|---|---|"]

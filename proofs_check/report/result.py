@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from .scope import generic_scope
+
 Kind = Literal["upper", "lower", "tight"]
 
 
@@ -65,6 +67,14 @@ class ClaimResult:
         return "pass" if self.passed else "fail"
 
     @property
+    def scopes(self) -> tuple[dict, ...]:
+        """Where each finding holds: the claim's own scope study if it ran one, else read off
+        its sub-checks (``scope.generic_scope``); () for a claim that passed."""
+        if self.scope:
+            return self.scope
+        return () if self.passed else generic_scope(self.checks)
+
+    @property
     def headline(self) -> SubCheck:
         """The first failed sub-check, else the first (the claim's designated headline)."""
         return next((c for c in self.checks if not c.passed), self.checks[0])
@@ -86,4 +96,4 @@ class ClaimResult:
                 "convention": self.convention, "measured": h.measured, "bound": h.bound,
                 "kind": h.kind, "verdict": self.verdict, "failed_checks": self.failed_checks,
                 "checks": [c.to_json() for c in self.checks], "config": self.config,
-                "scope": [dict(s) for s in self.scope]}
+                "scope": [dict(s) for s in self.scopes]}

@@ -36,10 +36,10 @@ def format_table(results: list[ClaimResult]) -> str:
                 lines.append(f"  - {c.name}: {_fmt(c.measured)} (want {want})"
                              + (f"  [{c.note}]" if c.note else ""))
     for r in results:
-        if r.scope:
+        if r.scopes:
             who = r.id + (f" [{r.method}]" if r.method else "")
             lines.append(f"\n{who}: where the findings hold (generated from the runs):")
-            for sc in r.scope:
+            for sc in r.scopes:
                 lines.append(f"  - {sc['finding']}")
                 for key in ("observed", "vanishes"):
                     if sc.get(key):
