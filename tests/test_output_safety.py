@@ -77,7 +77,7 @@ def test_out_dot_in_an_empty_folder_writes_there(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _ = _run(["--out", "."], capsys)
     assert code == 0
-    assert {p.name for p in tmp_path.iterdir()} == {"report.json", MANIFEST}
+    assert {p.name for p in tmp_path.iterdir()} == {"report.json", "index.html", MANIFEST}
 
 
 def test_a_rerun_replaces_our_files_and_keeps_the_users(tmp_path, capsys):
@@ -92,7 +92,7 @@ def test_a_rerun_replaces_our_files_and_keeps_the_users(tmp_path, capsys):
     assert not (out / "data" / "estimator.npz").exists()        # ours, from the older run
     assert (out / "my-notes.txt").read_text() == "mine"
     assert (out / "data" / "mine.csv").read_text() == "1,2"
-    assert json.loads((out / MANIFEST).read_text())["files"] == ["report.json"]
+    assert json.loads((out / MANIFEST).read_text())["files"] == ["index.html", "report.json"]
 
 
 def test_a_file_of_the_user_where_we_would_write_is_never_overwritten(tmp_path):

@@ -1,4 +1,5 @@
-"""Run the claim checks and write the report: ``report.json``, ``data/<claim>.npz`` and figures."""
+"""Run the claim checks and write the report: ``report.json``, ``data/<claim>.npz``, figures and
+``index.html`` (the same report as one self-contained page)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from ..config import SuiteConfig
 from .result import ClaimResult
 
 
-PLANNED = ("report.json", "data", "figures")   # what a result writes: checked for links up front
+# what a result writes: checked for links up front
+PLANNED = ("report.json", "data", "figures", "index.html")
 
 
 def select_claims(ids: Iterable[str] | None) -> list[str]:
@@ -119,7 +121,19 @@ def write_results(out: Path, config: SuiteConfig | dict, results: list[ClaimResu
             from .plots import make_figures
             report["figures"] = [str(p.relative_to(stage)) for p in make_figures(stage)]
             atomic.write_json(stage / "report.json", report)
+        write_index(stage, report)
     return report
+
+
+def write_index(stage: Path, report: dict) -> Path:
+    """``stage/index.html``: the report as one self-contained page (``html.render_html``), with
+    the PNG figures just drawn into the staging folder inlined."""
+    from .html import render_html
+    figs = {rel: (stage / rel).read_bytes() for rel in report.get("figures", [])
+            if rel.endswith(".png")}
+    path = stage / "index.html"
+    atomic.write_bytes(path, render_html(report, figs).encode("utf-8"))
+    return path
 
 
 def run_suite(config: SuiteConfig, ids: Iterable[str] | None = None, out: Path | None = None, *,
