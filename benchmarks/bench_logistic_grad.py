@@ -8,7 +8,8 @@ Reported ratios (lower is better):
   ours / limit    time of one fused losses+gradients step ÷ (bytes of X / measured copy bandwidth),
                   where copy bandwidth = (bytes read + written)/s of a device copy of X;
   two-pass/limit  the same for z = Xθ followed by Xᵀr (two reads of X, cuBLAS/BLAS);
-  torch / limit   a LibMTL-style step: each task's gradient by torch.autograd.grad, on the same data;
+  torch / limit   a LibMTL-style step: each task's gradient by torch.autograd.grad, on the same
+                  data;
   torch / ours    the peer against us.
 """
 

@@ -40,7 +40,8 @@ def main() -> None:
                                                    * p.X.itemsize),
                      "peak_memory_bytes": peak_memory(args.backend)})
         p = step = None             # free the device memory before the next configuration
-    print(f"device: {device_name(args.backend)}; base B=1, m=4, n={args.base_n}, d=64, {args.dtype}")
+    print(f"device: {device_name(args.backend)}; base B=1, m=4, n={args.base_n}, d=64, "
+          f"{args.dtype}")
     print(f"  {'config':8s} {'time ratio':>10s} {'bytes ratio':>11s}")
     for r in rows:
         print(f"  {r['config']:8s} {r['time_ratio']:10.2f} {r['bytes_ratio']:11.1f}")

@@ -17,7 +17,8 @@ from .weighting import BatchedMethod, batched
 __all__ = [
     "BACKENDS", "BackendUnavailable", "BatchedMethod", "BatchedProblem", "BatchedTrajectory",
     "EqualWeights", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA", "batched", "duality_gap",
-    "from_reference", "is_dominated", "make_linear_batch", "make_linear_problem", "make_logistic_batch",
-    "make_logistic_problem", "minmax_solution", "namespace", "pareto_stationarity", "random_logistic_batch",
+    "from_reference", "is_dominated", "make_linear_batch", "make_linear_problem",
+    "make_logistic_batch", "make_logistic_problem", "minmax_solution", "namespace",
+    "pareto_stationarity", "random_logistic_batch",
     "require_cupy", "run", "run_batched", "to_numpy",
 ]

@@ -2,7 +2,8 @@
 
 For every replica-task pair (b, i), with n rows x_k ∈ R^d:
 
-    ℓ_i = (1/n) Σ_k [log(1 + e^{z_k}) − y_k z_k],   ∇ℓ_i = (1/n) Σ_k (σ(z_k) − y_k) x_k,   z_k = x_kᵀθ
+    ℓ_i = (1/n) Σ_k [log(1 + e^{z_k}) − y_k z_k],   ∇ℓ_i = (1/n) Σ_k (σ(z_k) − y_k) x_k,
+    z_k = x_kᵀθ
 
 Each warp processes one row at a time. Lane l holds columns l, l+32, … in registers, so the dot
 product (warp shuffle) and the gradient accumulation use the *same* loaded values: X is read

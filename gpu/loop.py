@@ -180,7 +180,8 @@ def _divergence_cause(losses: np.ndarray, weights: np.ndarray, full: bool, lr: f
         return (f"{head}: the weights returned at step {t_w} are not finite while the losses "
                 "were: the weighting method overflowed (its η_α, or a tiny scale-processing "
                 "baseline), not the θ-step")
-    return f"{head}: the losses became non-finite at θ_{t_l}: the θ-step diverged; lower lr (= {lr:g})"
+    return (f"{head}: the losses became non-finite at θ_{t_l}: the θ-step diverged; "
+            f"lower lr (= {lr:g})")
 
 
 def run(problem: BatchedProblem, method: object, steps: int, **kwargs: object) -> Trajectory:

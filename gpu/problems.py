@@ -12,9 +12,9 @@ Arrays carry a leading replica axis: θ (B, d), losses (B, m), grads (B, m, d).
   the losses and the gradients in one pass over X. On NumPy (and as the "two-pass" baseline) it
   uses z = Xθ followed by Xᵀ(σ(z) − y).
 
-The maths is that of ``reference.problems`` (see its docstring and NOTES §1). The optima θ_i* and
-ℓ_i* are solved on the device: a batched solve for linear regression, batched damped Newton to
-‖∇‖ ≤ 1e-12 in float64 for logistic regression.
+The maths is that of ``reference.problems`` (see its docstring and docs/sources.md §S1.5). The
+optima θ_i* and ℓ_i* are solved on the device: a batched solve for linear regression, batched
+damped Newton to ‖∇‖ ≤ 1e-12 in float64 for logistic regression.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ def suite_parser() -> OneLineParser:
                     "its --help).",
         epilog="Exit codes: 0 done (a failed claim is a finding), 1 a claim failed under --strict, "
                "2 usage or input error or crash, 130 interrupted.")
-    p.add_argument("--quick", action="store_true", help="small configuration (< 30 s; what CI runs)")
+    p.add_argument("--quick", action="store_true",
+                   help="small configuration (< 30 s; what CI runs)")
     p.add_argument("--claims", type=str, default=None,
                    help=f"comma-separated claim ids (default: all of {','.join(CLAIMS)})")
     p.add_argument("--out", type=Path, default=Path("results"),
@@ -101,8 +102,8 @@ def _verify_method(args, config: SuiteConfig) -> int:
                     progress=not args.no_progress and sys.stderr.isatty())
     report.save(args.out, figures=not args.no_figures)
     emit(report.table())
-    emit(f"\nreport: {args.out / 'report.json'}   figures: {args.out / 'figures'}   "
-         f"({report.elapsed_s} s of checks)")
+    emit(f"\nreport: {args.out / 'index.html'} (and report.json)   "
+         f"figures: {args.out / 'figures'}   ({report.elapsed_s} s of checks)")
     return EXIT_FAILED if args.strict and not report.passed else EXIT_OK
 
 
@@ -150,8 +151,8 @@ def _suite(args) -> int:
                                 progress=not args.no_progress and sys.stderr.isatty(),
                                 figures=not args.no_figures)
     emit(format_table(results))
-    emit(f"\nreport: {args.out / 'report.json'}   figures: {args.out / 'figures'}   "
-         f"({report['elapsed_s']} s of checks)")
+    emit(f"\nreport: {args.out / 'index.html'} (and report.json)   "
+         f"figures: {args.out / 'figures'}   ({report['elapsed_s']} s of checks)")
     if args.strict and not all(r.passed for r in results):
         return EXIT_FAILED
     return EXIT_OK

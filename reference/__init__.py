@@ -29,6 +29,7 @@ __all__ = [
     "ParetoFront", "TanhNetProblem", "Trajectory", "UserMethodError", "WeightState",
     "WeightingMethod", "adagrad_estimate", "duality_gap",
     "exact_estimate", "front_gap", "is_dominated", "make_absolute_problem", "make_linear_problem",
-    "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "minmax_solution", "nonconvex", "pareto_front",
+    "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "minmax_solution",
+    "nonconvex", "pareto_front",
     "pareto_stationarity", "problem_from_arrays", "replay", "run", "sampling", "taylor_estimate",
 ]

@@ -1,4 +1,5 @@
-"""Argument checks shared by the reference: each raises a ValueError/TypeError naming the argument."""
+"""Argument checks shared by the reference: each raises a ValueError/TypeError naming the
+argument."""
 
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 
 * ``exact``   Ê_i = E_i(θ), using the true optimum ℓ_i^* (only possible on our synthetic problems).
 * ``taylor``  Ê_i = ½ g_iᵀ H_i⁻¹ g_i with the true Hessian H_i = ∇²ℓ_i(θ): the minimum of the
-  second-order model of ℓ_i at θ subtracted from ℓ_i(θ) ([OURS/REC] NOTES §2). Exact on quadratics.
-* ``adagrad`` the official code's estimator ([CODE] LibMTL/weighting/ExcessMTL.py, NOTES §2):
+  second-order model of ℓ_i at θ subtracted from ℓ_i(θ) ([OURS/REC] docs/sources.md §S2.2). Exact on
+  quadratics.
+* ``adagrad`` the official code's estimator ([CODE] LibMTL/weighting/ExcessMTL.py,
+  docs/sources.md §S2.3):
       S_i ← S_i + g_i ⊙ g_i,   h_i = sqrt(S_i + ε),   Ê_i = Σ_j g_ij² / h_ij,   ε = 1e-7,
   S_i starts at 0, is never reset, and includes the current gradient. No ½.
 
@@ -64,7 +66,8 @@ def adagrad_estimate(accum: np.ndarray, grads: np.ndarray, eps: float = ADAGRAD_
     """(S_new, Ê) with S_new = S + g⊙g and Ê_i = Σ_j g_ij² / sqrt(S_new,ij + ε).
 
     ``sqrt=False`` gives the plain diagonal-Fisher variant Ê_i = Σ_j g_ij² / (S_new,ij + ε), which
-    the paper's Eq. 7 may intend (unverified, NOTES §9.1). ``accum`` and ``grads`` are (m, d)."""
+    the paper's Eq. 7 may intend (unverified, docs/sources.md §S9.1). ``accum`` and ``grads`` are
+    (m, d)."""
     grads = _array("grads", grads, 2, "(m, d)")
     accum = _array("accum", accum, 2, f"(m, d) = {grads.shape}, the shape of grads")
     if accum.shape != grads.shape:

@@ -1,6 +1,6 @@
 """The full-batch training loop shared by every method, and the ``Trajectory`` it records.
 
-For t = 1, …, T ([CODE] update order, NOTES §4):
+For t = 1, …, T ([CODE] update order, docs/sources.md §S4):
 
     g_i = ∇ℓ_i(θ_{t−1});   α_t = method.step(ℓ(θ_{t−1}), g, [E(θ_{t−1}), H(θ_{t−1})])
     θ_t = Π_Θ(θ_{t−1} − η_t Σ_i α_t,i g_i),   η_t = lr (constant) or lr/√t (inv_sqrt)
@@ -87,7 +87,8 @@ class Trajectory:
 
     @property
     def theta_bar(self) -> np.ndarray:
-        """θ̄_t = (1/t) Σ_{s<t} θ_s for t = 1 … T, shape (T, d) (the iterates the θ-player played)."""
+        """θ̄_t = (1/t) Σ_{s<t} θ_s for t = 1 … T, shape (T, d) (the iterates the θ-player
+        played)."""
         return np.cumsum(self.thetas[:-1], axis=0) / np.arange(1, self.steps + 1)[:, None]
 
     @property
@@ -247,7 +248,8 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
     """Run ``method`` for ``steps`` steps on ``problem`` and record the trajectory.
 
     ``problem`` is a ``MultiTaskProblem`` or any object with ``n_tasks``, ``dim``, ``losses`` and
-    ``grads`` (e.g. ``reference.TanhNetProblem``); without ``excess_risks`` the excess column is NaN.
+    ``grads`` (e.g. ``reference.TanhNetProblem``); without ``excess_risks`` the excess column is
+    NaN.
     ``batch_size`` None (or >= n_samples with ``sampler="epoch"``, not special-cased) is full
     batch; an integer b runs the stochastic regime (module docstring) with minibatches drawn by
     ``sampler`` ("with_replacement" or "epoch") from ``numpy.random.default_rng(seed)``.

@@ -2,8 +2,8 @@
 Pareto dominance and the two-task Pareto front.
 
 All work with (optionally scaled) excess risks f_i(θ) = E_i(θ)/c_i, c_i > 0 (``scales``; c = 1 is
-the paper's objective min_θ max_i E_i(θ) [OURS] NOTES §1; c = E(θ_0) is the objective the
-official scale processing targets, see docs/theory.md).
+the paper's objective min_θ max_i E_i(θ) [OURS] docs/sources.md §S1.3; c = E(θ_0) is the objective
+the official scale processing targets, see docs/theory.md).
 """
 
 from __future__ import annotations
@@ -189,14 +189,16 @@ def minmax_solution(problem: MultiTaskProblem, *, scales: object = None) -> Minm
 # ------------------------------------------------------------ Pareto measures
 def pareto_stationarity(grads: object) -> MinNormResult:
     """min_{α∈Δ_m} ‖Σ_i α_i g_i‖ with its α and a KKT residual, solved exactly (Wolfe's
-    active-set algorithm). θ is Pareto stationary iff the value is 0 ([REC] NOTES §7)."""
+    active-set algorithm). θ is Pareto stationary iff the value is 0 ([REC]
+    docs/sources.md §S7)."""
     return min_norm_point(grads)
 
 
 @dataclass(frozen=True)
 class Dominance:
     """``dominated``: some θ' (``witness``) has ℓ_i(θ') <= ℓ_i(θ) for all i (within
-    ``feasibility_tol``) and ℓ_j(θ') < ℓ_j(θ) − ``tol`` for some j. ``improvement`` = ℓ(θ) − ℓ(θ')."""
+    ``feasibility_tol``) and ℓ_j(θ') < ℓ_j(θ) − ``tol`` for some j.
+    ``improvement`` = ℓ(θ) − ℓ(θ')."""
 
     dominated: bool
     witness: np.ndarray

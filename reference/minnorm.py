@@ -5,7 +5,8 @@
 solved by Wolfe's (1976) active-set algorithm for the minimum-norm point in a polytope: finite,
 exact up to round-off, no step-size or iteration-count approximation as in Frank–Wolfe. The final
 support is polished by solving its KKT system exactly, and a KKT residual is returned as a
-certificate. [OURS; the definition of Pareto stationarity is NOTES §7, REC]
+certificate. [OURS; the definition of Pareto stationarity is
+docs/sources.md §S7, REC]
 
 KKT conditions (G = J Jᵀ, the Gram matrix of the gradients): with λ = αᵀGα,
 (Gα)_i = λ for α_i > 0, (Gα)_i >= λ for α_i = 0, α >= 0, Σα = 1.

@@ -2,8 +2,8 @@
 
 θ = (W, v) with W ∈ R^{h×p}, v ∈ R^h, flattened (d = h·p + h). Task i regresses y_i on X_i:
     ℓ_i(θ) = (1/2n) Σ_k (vᵀ tanh(W x_k) − y_k)².
-Used by the Pareto-stationarity check in the non-convex setting ([SS] NOTES §6: "Pareto
-stationarity in non-convex settings"). No exact optimum is available, so there is no
+Used by the Pareto-stationarity check in the non-convex setting ([SS] docs/sources.md §S6:
+"Pareto stationarity in non-convex settings"). No exact optimum is available, so there is no
 ``excess_risks``: only the official ``adagrad`` estimator (or the loss) can drive weights here.
 """
 

@@ -7,9 +7,9 @@ m tasks share one parameter θ ∈ R^d. Task i has data X_i ∈ R^{n×d}, y_i �
   y ∈ {0, 1}.
 
 The excess risk is E_i(θ) = ℓ_i(θ) − ℓ_i^*, with ℓ_i^* = min_θ ℓ_i(θ) the *empirical* minimum of
-task i's training loss ([OURS] NOTES §1: on a finite sample this is the Bayes-optimal error the
-paper's E_i refers to; [ABS] "excess risk"). Optima are computed to a gradient norm <= 1e-12
-(closed form for linear regression, damped Newton for logistic regression).
+task i's training loss ([OURS] docs/sources.md §S1.5: on a finite sample this is the Bayes-optimal
+error the paper's E_i refers to; [ABS] "excess risk"). Optima are computed to a gradient norm
+<= 1e-12 (closed form for linear regression, damped Newton for logistic regression).
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ class MultiTaskProblem(StackedTasks):
 
     @property
     def optimal_params(self) -> np.ndarray:
-        """θ_i^* = argmin ℓ_i, shape (m, d) (minimum-norm solution when ℓ_i is not strictly convex)."""
+        """θ_i^* = argmin ℓ_i, shape (m, d) (minimum-norm solution when ℓ_i is not strictly
+        convex)."""
         return self._optima[0]
 
     @property
@@ -186,7 +187,8 @@ def make_linear_problem(n_tasks: int, dim: int, n_samples: int, *, noise: object
 
     ``noise`` is σ_i (a scalar for all tasks or one value per task, >= 0); ``relatedness``
     r ∈ [0, 1] sets the correlation of the true parameters (see ``_task_parameters``, ‖θ_i‖ ≈ 1).
-    With n >> d, ℓ_i^* ≈ σ_i²/2 (the population value, [OURS] NOTES §1).
+    With n >> d, ℓ_i^* ≈ σ_i²/2 (the population value, [OURS]
+    docs/sources.md §S1.5).
     """
     m = v.positive_int("n_tasks", n_tasks)
     d = v.positive_int("dim", dim)

@@ -4,9 +4,10 @@
 Every method is a small frozen object; its state is a frozen ``WeightState``. At step t the method
 sees ℓ(θ_{t−1}), the per-task gradients g_i = ∇ℓ_i(θ_{t−1}) (m×d) and, when it declares them in
 ``needs``, the exact excess risks E(θ_{t−1}) and Hessians; it returns the weights α_t that the
-same step applies, θ_t = θ_{t−1} − η_t Σ_i α_t,i g_i ([CODE] update order, NOTES §4).
+same step applies, θ_t = θ_{t−1} − η_t Σ_i α_t,i g_i ([CODE] update order,
+docs/sources.md §S4).
 
-Conventions (NOTES §9.5):
+Conventions (docs/sources.md §S9.5):
 * ``"official"`` reproduces yifei-he/ExcessMTL @ b179956: weights start at 1 and are renormalised
   to sum to m after each update.
 * ``"paper"``: weights live on the simplex Δ_m and start at 1/m ([REC]/[TJD]).
@@ -146,9 +147,10 @@ class ExcessMTL(_Method):
 
     At step t (t = 1, 2, …) with Ê^{(t)} the chosen estimator at θ_{t−1}:
 
-    * scale processing ([CODE], paper §3.2 per [TJD], NOTES §3): during the first W = max(1,
-      ``warmup``) steps the estimates are only recorded, the weights stay at their initial value,
-      and the baseline b = mean(Ê^{(1..W)}) is fixed (the official code: W = 1, b = Ê^{(1)}, no ε).
+    * scale processing ([CODE], paper §3.2 per [TJD], docs/sources.md §S3): during the first
+      W = max(1, ``warmup``) steps the estimates are only recorded, the weights stay at their
+      initial value, and the baseline b = mean(Ê^{(1..W)}) is fixed (the official code: W = 1,
+      b = Ê^{(1)}, no ε).
       For t > W:  ẽ = Ê^{(t)} / b,   log α ← log α + η_α ẽ.
     * ``scale_processing=False`` (our game-theoretic variant [OURS], used by the convergence
       proof in docs/theory.md): log α ← log α + η_α Ê^{(t)} at every step, including t = 1
@@ -156,10 +158,11 @@ class ExcessMTL(_Method):
 
     α = m·softmax(log α) (``"official"``) or softmax(log α) (``"paper"``).
 
-    Departures seen in other ports, each off by default (the official code) — NOTES §9:
+    Departures seen in other ports, each off by default (the official code) — docs/sources.md §S9:
     ``baseline_eps`` > 0 divides by (b + ε) instead of b; ``sqrt_accumulator=False`` uses
     Σ g²/(S + ε) (no sqrt); ``first_step_update=True`` also updates on step 1 with the raw
-    estimate, log α ← log α + η_α Ê^{(1)} (TorchJD 0.17.0, NOTES §9.4).
+    estimate, log α ← log α + η_α Ê^{(1)} (TorchJD 0.17.0,
+    docs/sources.md §S9.4).
     """
 
     name = "ExcessMTL"
@@ -244,8 +247,8 @@ class ExcessMTL(_Method):
 
 
 class GroupDRO(_Method):
-    """The loss-based twin ([CODE] weighting/GroupDRO.py, NOTES §9.8): at every step
-    log α ← log α + η_α ℓ(θ_{t−1}), α = m·softmax (official) or softmax (paper)."""
+    """The loss-based twin ([CODE] weighting/GroupDRO.py, docs/sources.md §S9.8): at
+    every step log α ← log α + η_α ℓ(θ_{t−1}), α = m·softmax (official) or softmax (paper)."""
 
     name = "GroupDRO"
 

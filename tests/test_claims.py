@@ -149,7 +149,7 @@ def test_estimator_checks_pass_for_taylor_and_report_the_adagrad_gap():
     assert result.check("taylor on linear: max relative error vs exact (worst of 8 seeds)").passed
     assert result.check("taylor on logistic: median order of the relative error (8 seeds)").passed
     ratio = result.check("adagrad: (Ê_20/Ê_1)/(E_20/E_1) (median of 8 seeds)")
-    assert ratio.measured < 1.0          # the official estimate decays faster (NOTES §2)
+    assert ratio.measured < 1.0    # the official estimate decays faster: docs/sources.md §S2.4
 
 
 # ------------------------------------------------------------------ robustness

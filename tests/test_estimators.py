@@ -8,7 +8,8 @@ from proofs_check.claims.estimator import taylor_relative_errors
 
 
 def test_taylor_equals_exact_excess_risk_on_linear_regression_to_1e_10():
-    """For a quadratic, ½ gᵀH⁻¹g = ½ (θ−θ*)ᵀH(θ−θ*) = E exactly ([OURS] NOTES §2)."""
+    """For a quadratic, ½ gᵀH⁻¹g = ½ (θ−θ*)ᵀH(θ−θ*) = E exactly ([OURS]
+    docs/sources.md §S2.2)."""
     p = R.make_linear_problem(3, 5, 200, noise=[0.1, 0.5, 1.0], l2=0.01, seed=0)
     traj = R.run(p, R.EqualWeights("paper"), 200, lr=0.1)
     for theta, exact in zip(traj.thetas, traj.excess):
@@ -45,8 +46,9 @@ def test_adagrad_estimate_follows_the_official_formula():
 
 
 def test_adagrad_relative_estimate_decays_faster_than_the_true_relative_excess():
-    """[OURS] NOTES §2: on 5-D linear regression under GD, w_t/w_1 < E_t/E_1 (0.25 vs 0.45 at
-    t=5 in the notes' setting); we check the direction of the gap on our generator."""
+    """[OURS] docs/sources.md §S2.4: on 5-D linear regression under GD, w_t/w_1 < E_t/E_1 (0.25
+    vs 0.45 at t=5 in an earlier measurement there); we check the direction of the gap on our
+    generator."""
     p = R.make_linear_problem(1, 5, 200, noise=0.5, seed=0)
     traj = R.run(p, R.ExcessMTL("adagrad", "official"), 50, lr=0.1)
     true_ratio = traj.excess[:-1, 0] / traj.excess[0, 0]

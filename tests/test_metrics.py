@@ -64,7 +64,8 @@ def test_duality_gap_is_nonnegative_and_zero_exactly_at_the_saddle_point():
 
 
 def test_a_weighted_minimiser_with_positive_weights_is_not_dominated():
-    """A minimiser of Σ α_i ℓ_i with every α_i > 0 is Pareto optimal ([OURS] NOTES §7)."""
+    """A minimiser of Σ α_i ℓ_i with every α_i > 0 is Pareto optimal ([OURS]
+    docs/sources.md §S7)."""
     p = R.make_linear_problem(3, 4, 100, noise=0.3, seed=4)
     theta = R.minimize_weighted(p, np.array([0.2, 0.3, 0.5])).theta
     assert not R.is_dominated(p, theta).dominated

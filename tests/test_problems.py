@@ -60,7 +60,8 @@ def test_linear_optimum_is_the_normal_equations_solution():
 
 
 def test_linear_bayes_error_is_half_the_noise_variance_for_large_n():
-    """[OURS] NOTES §1: for a well-specified linear model ℓ_i^* ≈ σ_i²/2 when n >> d."""
+    """[OURS] docs/sources.md §S1.5: for a well-specified linear model ℓ_i^* ≈ σ_i²/2 when
+    n >> d."""
     p = R.make_linear_problem(2, 3, 20000, noise=[0.5, 2.0], seed=6)
     np.testing.assert_allclose(p.optimal_losses, [0.125, 2.0], rtol=0.05)
 

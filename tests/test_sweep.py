@@ -183,7 +183,7 @@ def test_a_cell_lost_once_is_recomputed_and_one_that_keeps_failing_is_an_error(
         return real(settings, *args)
 
     monkeypatch.setattr(runner, "run_cell", always_fails)
-    with pytest.raises(RuntimeError, match="2 cell\(s\) failed.*failed 3 times"):
+    with pytest.raises(RuntimeError, match=r"2 cell\(s\) failed.*failed 3 times"):
         run_sweep(write_grid(tmp_path), tmp_path / "b", scheduler=address, figures=False)
     assert len(list((tmp_path / "b" / "cells").glob("*.npz"))) == 2      # the good cells kept
     doc = json.loads((tmp_path / "b" / "sweep.json").read_text())

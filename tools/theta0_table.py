@@ -24,7 +24,8 @@ SUBJECT = S.SUBJECTS[0]
 
 
 def _q(a: np.ndarray) -> str:
-    return f"{np.nanmedian(a):+.2f} [{np.nanpercentile(a, 10):+.2f}, {np.nanpercentile(a, 90):+.2f}]"
+    q10, q90 = np.nanpercentile(a, 10), np.nanpercentile(a, 90)
+    return f"{np.nanmedian(a):+.2f} [{q10:+.2f}, {q90:+.2f}]"
 
 
 def _r(a: np.ndarray) -> str:

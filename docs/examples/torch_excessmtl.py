@@ -41,5 +41,6 @@ def make(n_tasks: int) -> TorchExcessMTL:
 
 
 def make_torchjd_like(n_tasks: int) -> TorchExcessMTL:
-    """Updates on the first call with the raw estimate (TorchJD 0.17.0 behaviour, NOTES §9.4)."""
+    """Updates on the first call with the raw estimate (TorchJD 0.17.0 behaviour,
+    docs/sources.md §S9.4)."""
     return TorchExcessMTL(n_tasks, update_first=True)

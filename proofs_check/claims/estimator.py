@@ -1,7 +1,7 @@
 """Claim 5: the Taylor excess-risk estimator, and what the official AdaGrad estimator does.
 
 [ABS]/[SS] E_i is estimated by a Taylor approximation; [CODE] the official estimator uses the
-AdaGrad accumulator (NOTES §2). Findings are reported as measured, pass or fail.
+AdaGrad accumulator (docs/sources.md §S2.3). Findings are reported as measured, pass or fail.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ID = "estimator"
 STATEMENT = ("½gᵀH⁻¹g is exact on quadratics and first-order accurate (relative) on logistic; the "
              "official AdaGrad estimate tracks the relative excess risk; ExcessMTL driven by each "
              "estimator reaches the min–max excess-risk solution")
-SOURCE = "[ABS]/[SS] Taylor estimator; [CODE] AdaGrad estimator; [OURS] NOTES §2 gap"
+SOURCE = "[ABS]/[SS] Taylor estimator; [CODE] AdaGrad estimator; [OURS] docs/sources.md §S2.4 gap"
 CONVENTION = "estimators on full-batch GD; min–max runs: paper convention"
 MINMAX_RTOL = 1e-3
 
@@ -63,8 +63,8 @@ def taylor_logistic_slopes(problem: R.MultiTaskProblem, seed: int, directions: i
 
 
 def adagrad_ratio(seed: int, steps: int = 50) -> dict:
-    """Ê_t/Ê_1 against E_t/E_1 on a 5-D linear regression under GD (NOTES §2's setting: n = 200,
-    noise 0.5, lr 0.1, θ_0 = 0; our generator)."""
+    """Ê_t/Ê_1 against E_t/E_1 on a 5-D linear regression under GD (the setting of
+    docs/sources.md §S2.4: n = 200, noise 0.5, lr 0.1, θ_0 = 0; our generator)."""
     p = R.make_linear_problem(1, 5, 200, noise=0.5, seed=seed)
     traj = R.run(p, R.ExcessMTL("adagrad", "official"), steps, lr=0.1)
     true = traj.excess[:-1, 0] / traj.excess[0, 0]

@@ -49,7 +49,8 @@ def tight_bound_problem(seed: int = 0, *, scale: float = 0.03, n_inactive: int =
     k = v.positive_int("n_inactive", n_inactive)
     ratio = v.real("inactive_ratio", inactive_ratio, low=0.0, high=1.0, low_open=True)
     if ratio >= 1.0:
-        raise ValueError(f"inactive_ratio must be < 1 (inactive tasks below the first), got {ratio}")
+        raise ValueError(f"inactive_ratio must be < 1 (inactive tasks below the first), "
+                         f"got {ratio}")
     base = R.make_absolute_problem(2, 2, 8, noise=[0.1, 1.0], seed=seed)
     X = np.concatenate([base.X, np.repeat(base.X[:1] * ratio, k, axis=0)]) * scale
     y = np.concatenate([base.y, np.repeat(base.y[:1] * ratio, k, axis=0)]) * scale

@@ -1,8 +1,8 @@
 """Claim 3: ExcessMTL's output is Pareto optimal (convex).
 
-[SS] "Pareto optimality in convex settings"; definitions [REC] NOTES §7. Checked with exact
-oracles: ``is_dominated`` (a convex program) on 3-task problems, and the distance above the exact
-two-task front traced by weighted scalarisation.
+[SS] "Pareto optimality in convex settings"; definitions [REC] docs/sources.md §S7. Checked with
+exact oracles: ``is_dominated`` (a convex program) on 3-task problems, and the distance above the
+exact two-task front traced by weighted scalarisation.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ ID = "pareto-optimal"
 STATEMENT = ("The final iterate of ExcessMTL is not dominated (no θ' improves a task by > 1e-9 "
              "without worsening another: strict Pareto optimality), and on 2 tasks it lies on the "
              "exact Pareto front; where weak and strict differ, the report names which holds")
-SOURCE = "[SS] Pareto optimality (convex); definitions [REC] NOTES §7"
+SOURCE = "[SS] Pareto optimality (convex); definitions [REC] docs/sources.md §S7"
 CONVENTION = "official (code) and paper; constant lr; last iterate"
 DOMINANCE_TOL = 1e-9
 FRONT_TOL = 1e-8
@@ -35,8 +35,8 @@ EXCESS_VARIANTS = {
     "ExcessMTL(exact, no scale proc.)": lambda: R.ExcessMTL("exact", "paper",
                                                             scale_processing=False),
 }
-BASELINES = {"GroupDRO": lambda: R.GroupDRO("paper"), "EqualWeights": lambda: R.EqualWeights("paper"),
-             "MGDA": lambda: R.MGDA()}
+BASELINES = {"GroupDRO": lambda: R.GroupDRO("paper"),
+             "EqualWeights": lambda: R.EqualWeights("paper"), "MGDA": lambda: R.MGDA()}
 
 
 def dominance_subcheck(name: str, problem: R.MultiTaskProblem, theta: np.ndarray, *,

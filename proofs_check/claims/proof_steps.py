@@ -19,7 +19,7 @@ from .common import worst_over_seeds
 ID = "proof-steps"
 STATEMENT = ("Every inequality of the O(1/√T) proof (convexity, one-step GD lemma, telescoping, "
              "θ-regret, be-the-leader α-regret, Jensen, gap <= regrets/T) holds at every step")
-SOURCE = "[OURS] docs/theory.md §3 (the paper's proof is not available, NOTES §6)"
+SOURCE = "[OURS] docs/theory.md §3 (the paper's proof is not available, docs/sources.md §S6)"
 CONVENTION = ("paper (simplex α), exact E, no scale processing, projected on ‖θ−c‖<=D/2, full "
               "batch; every seed, and one instance whose projection binds")
 

@@ -28,8 +28,8 @@ from . import robustness_scope as scope
 from .common import BATCHED, smoothness, weight_sum
 
 ID = "robustness"
-STATEMENT = ("Raising the noisy tasks' label noise neither raises their ExcessMTL weight (by > 0.05) "
-             "nor the clean tasks' excess risk (by > 10%), while GroupDRO does both")
+STATEMENT = ("Raising the noisy tasks' label noise neither raises their ExcessMTL weight "
+             "(by > 0.05) nor the clean tasks' excess risk (by > 10%), while GroupDRO does both")
 SOURCE = "[ABS] label-noise failure of loss weighting; [FIG] equal excess vs equal loss"
 CONVENTION = ("paper (Σα = 1 for every method, so θ-steps are comparable); constant lr 1/L_max "
               "(the largest curvature over the sweep's problems)")

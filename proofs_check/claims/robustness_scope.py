@@ -220,7 +220,8 @@ def scope_statement(pname: str, spec: ProblemSpec, levels: tuple[float, ...],
     text = " ".join(vanishes) + "." if vanishes else \
         "It held from every start tried (no start tried makes it vanish)."
     if deg:
-        text += (f" Degenerate, not counted: {', '.join(parse(r['theta0']).describe() for r in deg)}"
+        starts = ', '.join(parse(r['theta0']).describe() for r in deg)
+        text += (f" Degenerate, not counted: {starts}"
                  " — θ₀ already is the scaled saddle (max_i E_i/E_i(θ₀) cannot go below 1), so the "
                  "weights cannot move.")
     return {"finding": f"{pname}: scale processing is not robust to "

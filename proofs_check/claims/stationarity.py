@@ -1,8 +1,9 @@
 """Claim 4: the iterates become Pareto stationary: P(θ) = min_{α∈Δ} ‖Σ α_i ∇ℓ_i(θ)‖ → 0.
 
-[ABS] "Pareto stationarity"; [SS] "in non-convex settings"; definition [REC] NOTES §7. The paper's
-statement is not available (NOTES §6); we check our own bound (docs/theory.md §5), valid for any
-smooth ℓ_i >= 0, convex or not, with α_t on the simplex and θ_t = θ_{t−1} − η ĝ_t:
+[ABS] "Pareto stationarity"; [SS] "in non-convex settings"; definition [REC] docs/sources.md
+§S7. The paper's statement is not available (docs/sources.md §S6); we check our own bound
+(docs/theory.md §5), valid for any smooth ℓ_i >= 0, convex or not, with α_t on the simplex and
+θ_t = θ_{t−1} − η ĝ_t:
 
   (sufficient decrease)  α_t·ℓ(θ_t) <= α_t·ℓ(θ_{t−1}) − (η/2)‖ĝ_t‖²        (holds if η <= 1/L)
   (bound)  min_{s<=t} P(θ_{s−1}) <= min_{s<=t} ‖ĝ_s‖ <= sqrt(2 C_t/(η t)),
@@ -164,7 +165,8 @@ def _net_runs(seeds: list[int], steps: int, method: object, batch_size: int | No
         try:
             with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("error", R.DivergenceWarning)
-                tr = R.run(net, method, steps, lr=0.1, theta0=R.nonconvex.initial_point(net, seed=s),
+                tr = R.run(net, method, steps, lr=0.1,
+                           theta0=R.nonconvex.initial_point(net, seed=s),
                            batch_size=batch_size, seed=s)
         except (FloatingPointError, R.DivergenceWarning):
             out.append(None)

@@ -1,7 +1,7 @@
 """The convergence bound we check and the proof, instrumented step by step (docs/theory.md §3).
 
 Game: F(θ, α) = Σ_i α_i E_i(θ) on Θ × Δ_m, Θ = {‖θ − c‖ <= R}, D = 2R. Update order of the
-official code ([CODE] NOTES §4) with exact excess risks and no scale processing ([OURS]):
+official code ([CODE] docs/sources.md §S4) with exact excess risks and no scale processing ([OURS]):
 
     α_t ∝ α_{t−1} ⊙ exp(η_α E(θ_{t−1})),  α_0 = 1/m          (be-the-leader Hedge)
     θ_t = Π_Θ(θ_{t−1} − η_t ĝ_t),  ĝ_t = Σ_i α_t,i ∇ℓ_i(θ_{t−1})   (projected GD)
@@ -31,7 +31,8 @@ PROOF_STEPS = {
     "one-step": "⟨ĝ_t, θ_{t−1} − u⟩ <= (‖θ_{t−1}−u‖² − ‖θ_t−u‖²)/(2η_t) + η_t‖ĝ_t‖²/2 for every t",
     "telescoping": "Σ_{t<=T} (‖θ_{t−1}−u‖² − ‖θ_t−u‖²)/(2η_t) <= D²/(2η_T)",
     "theta-regret": "Σ_t [F(θ_{t−1}, α_t) − F(u, α_t)] <= D²/(2η_T) + Σ_t η_t‖ĝ_t‖²/2",
-    "alpha-regret": "max_i Σ_{s<=t} E_i(θ_{s−1}) − Σ_{s<=t} F(θ_{s−1}, α_s) <= ln m/η_α for every t",
+    "alpha-regret": ("max_i Σ_{s<=t} E_i(θ_{s−1}) − Σ_{s<=t} F(θ_{s−1}, α_s) <= ln m/η_α "
+                     "for every t"),
     "jensen": "max_i E_i(θ̄_T) <= (1/T) max_i Σ_t E_i(θ_{t−1})",
     "gap<=regrets/T": "gap_T <= (Reg_θ(T) + Reg_α(T))/T",
     "comparator-in-ball": "‖u − c‖ <= R (the regret bound needs the comparator in Θ)",

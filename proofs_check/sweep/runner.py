@@ -121,7 +121,8 @@ def _gather(dd, client, futures: dict, scheduler: str | None) -> Iterator[tuple[
             done = [f for f in futures if f.done()]
         if not _alive(client):
             lost_since = lost_since or time.monotonic()
-            if time.monotonic() - lost_since >= LOST_SCHEDULER_S or                     client.status in ("closed", "closing", "failed"):
+            if (time.monotonic() - lost_since >= LOST_SCHEDULER_S
+                    or client.status in ("closed", "closing", "failed")):
                 where = f"the scheduler {scheduler!r}" if scheduler else "the LocalCluster"
                 raise SchedulerLost(f"lost {where} mid-sweep")
             time.sleep(POLL_S)
