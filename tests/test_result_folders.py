@@ -258,3 +258,27 @@ def test_concurrent_runs_into_one_folder_end_with_one_whole_result(tmp_path):
     assert listed == ["data/" + last + ".npz", "report.json"]          # one result, whole
     assert sorted(p.name for p in (res / "data").iterdir()) == [last + ".npz"]
     assert not any(p.name.startswith(resultdir.STAGING_PREFIX) for p in res.iterdir())
+
+
+def test_a_fifo_in_place_of_the_manifest_does_not_block_and_the_folder_is_refused(tmp_path):
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "report.json").write_text("{}")
+    os.mkfifo(res / MANIFEST)                # nothing ever writes to it: a read would block
+    import threading
+    box = {}
+
+    def check():
+        try:
+            resultdir.check_output_dir(res)
+        except atomic.OutputPathError as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=check, daemon=True)
+    t.start()
+    t.join(30)
+    if t.is_alive():                         # unblock the reader, then fail: never hang
+        fd = os.open(res / MANIFEST, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        pytest.fail("reading the manifest blocked on a FIFO")
+    assert "holds no earlier result" in str(box.get("error"))

@@ -40,6 +40,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..inputs import read_regular_file
 from .atomic import (TOOL, OutputPathError, _umask, check_writable_parent, fsync_dir, write_bytes,
                      write_json)
 
@@ -68,16 +69,24 @@ def is_ours_by_name(name: str) -> bool:
 
 
 # ------------------------------------------------------------------------------ manifest
+_MAX_LIST_BYTES = 1 << 28     # a manifest of 10^5 sweep cells is about 10 MB
+
+
+def _read_json(f: Path) -> object:
+    """The JSON document of our file ``f``, or None: absent, a link, not a regular file (a FIFO
+    must not block the run), too large, or unreadable."""
+    if f.is_symlink():
+        return None
+    try:
+        return json.loads(read_regular_file(f, str(f), _MAX_LIST_BYTES).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def read_manifest_full(directory: Path) -> dict | None:
     """``{"files": [...], "sha256": {file: hex}}`` of a result of ours in ``directory``, or None
     without a valid manifest (a manifest that is a symbolic link is not valid)."""
-    f = Path(directory) / MANIFEST
-    try:
-        if f.is_symlink():
-            return None
-        obj = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    obj = _read_json(Path(directory) / MANIFEST)
     if not isinstance(obj, dict) or obj.get("tool") != TOOL or \
             not isinstance(obj.get("files"), list) or \
             not all(isinstance(p, str) for p in obj["files"]):
@@ -322,13 +331,7 @@ def _abandoned(directory: Path) -> bool:
 
 # ------------------------------------------------------------------------------ recovery
 def _read_journal(target: Path) -> dict | None:
-    f = target / JOURNAL
-    try:
-        if f.is_symlink():
-            return None
-        obj = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    obj = _read_json(target / JOURNAL)
     ok = isinstance(obj, dict) and obj.get("tool") == TOOL and \
         isinstance(obj.get("stage"), str) and obj["stage"].startswith(STAGING_PREFIX) and \
         "/" not in obj["stage"] and \
