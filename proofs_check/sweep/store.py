@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs import read_regular_file
 from ..report import atomic, resultdir
 from .grid import Grid
 
@@ -82,8 +83,9 @@ def read_meta(out: Path, *, trust: bool = False) -> dict | None:
             or resultdir.find_link(out, "sweep.json") is not None:
         return None
     try:
-        meta = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        meta = json.loads(read_regular_file(out / "sweep.json", "sweep.json", 1 << 26)
+                          .decode("utf-8"))
+    except (OSError, ValueError):                # a FIFO or device there is refused, not read
         return None
     return meta if isinstance(meta, dict) and meta.get("tool") == MARKER else None
 
