@@ -5,15 +5,17 @@ method and problem; ``compare`` and the ``plot_*`` functions run and draw method
 __version__ = "0.1.0"   # the version in pyproject.toml (tests/test_release.py keeps them equal)
 
 from .claims import CLAIMS
-from .compare import Comparison, compare, load_comparison
+from .compare import Comparison, OscillationWarning, compare, load_comparison
+from .conformance.harness import assert_conforms
 from .config import ProblemSpec, SuiteConfig
 from .report.figures import plot_convergence, plot_front, plot_gap_vs_T, plot_weights
 from .report.result import ClaimResult, SubCheck
 from .verify import VERIFIABLE, Report, verify
 
-__all__ = ["CLAIMS", "ClaimResult", "Comparison", "ProblemSpec", "Report", "SubCheck",
-           "SuiteConfig", "VERIFIABLE", "compare", "load_comparison", "plot_convergence",
-           "plot_front", "plot_gap_vs_T", "plot_weights", "run_suite", "verify", "__version__"]
+__all__ = ["CLAIMS", "ClaimResult", "Comparison", "OscillationWarning", "ProblemSpec", "Report",
+           "SubCheck", "SuiteConfig", "VERIFIABLE", "assert_conforms", "compare",
+           "load_comparison", "plot_convergence", "plot_front", "plot_gap_vs_T", "plot_weights",
+           "run_suite", "verify"]
 
 
 def run_suite(*args, **kwargs):

@@ -244,7 +244,8 @@ def test_cli_checks_a_factory_and_reports_a_departure(tmp_path, monkeypatch, cap
     monkeypatch.syspath_prepend(str(tmp_path))
     assert cli_main(["conformance", "user_impl:good"]) == 0
     assert "PASS" in capsys.readouterr().out
-    assert cli_main(["conformance", "user_impl:bad", "--golden", "excessmtl-official-logistic"]) == 1
+    assert cli_main(["conformance", "user_impl:bad", "--golden",
+                     "excessmtl-official-logistic"]) == 1
     assert "missing sqrt" in capsys.readouterr().out
     assert cli_main(["conformance", "user_impl:missing"]) == 2
     assert "no attribute" in capsys.readouterr().err

@@ -61,6 +61,19 @@ def parser() -> OneLineParser:
                           "baseline)")
     ref.add_argument("--lagged", action="store_true",
                      help="the weights are applied one step late (updated after the model step)")
+    ref.add_argument("--eps-outside", action="store_true",
+                     help="ε outside the accumulator's sqrt: Σg²/(sqrt(S)+ε)")
+    ref.add_argument("--accumulate-after", action="store_true",
+                     help="the accumulator is updated after the estimate: Σg_t²/sqrt(S_(t−1)+ε)")
+    ref.add_argument("--weight-sum", type=float, default=None, metavar="C",
+                     help="the weights are normalised to sum to C (neither 1 nor m)")
+    ref.add_argument("--clamp-min", type=float, default=None, metavar="LO",
+                     help="the weights are clamped from below at LO after normalising")
+    ref.add_argument("--clamp-max", type=float, default=None, metavar="HI",
+                     help="the weights are clamped from above at HI after normalising")
+    ref.add_argument("--clamp-output-only", action="store_true",
+                     help="only the returned weights are clamped (the update continues from the "
+                          "unclamped ones)")
     p.add_argument("--steps", type=int, default=50,
                    help="number of weighting steps compared along the reference trajectory "
                         "(default 50)")
@@ -108,6 +121,15 @@ def reference_options(args) -> dict:
         out["scale_processing"] = False
     if args.lagged:
         out["lagged"] = True
+    if args.eps_outside:
+        out["eps_outside"] = True
+    if args.accumulate_after:
+        out["accumulate_after"] = True
+    for key in ("weight_sum", "clamp_min", "clamp_max"):
+        if getattr(args, key) is not None:
+            out[key] = getattr(args, key)
+    if args.clamp_output_only:
+        out["clamp_output_only"] = True
     return out
 
 
@@ -239,11 +261,18 @@ def main(argv: list[str]) -> int:
         p.error("--steps must be a positive integer")
     if args.warmup is not None and args.warmup < 0:
         p.error(f"--warmup must be a non-negative integer, got {args.warmup}")
+    positive = ("--step-size", "--weight-sum", "--clamp-min", "--clamp-max")
     for flag, val in (("--rtol", args.rtol), ("--atol", args.atol), ("--eps", args.eps),
-                      ("--baseline-eps", args.baseline_eps), ("--step-size", args.step_size)):
+                      ("--baseline-eps", args.baseline_eps), ("--step-size", args.step_size),
+                      ("--weight-sum", args.weight_sum), ("--clamp-min", args.clamp_min),
+                      ("--clamp-max", args.clamp_max)):
         if val is None:
             continue
-        if not (val >= 0 and val < float("inf")) or (flag == "--step-size" and val == 0):
-            p.error(f"{flag} must be a finite number {'> 0' if flag == '--step-size' else '>= 0'}"
+        if not (val >= 0 and val < float("inf")) or (flag in positive and val == 0):
+            p.error(f"{flag} must be a finite number {'> 0' if flag in positive else '>= 0'}"
                     f", got {val}")
+    if args.clamp_min is not None and args.clamp_max is not None and \
+            not args.clamp_min < args.clamp_max:
+        p.error(f"--clamp-min must be below --clamp-max, got {args.clamp_min} and "
+                f"{args.clamp_max}")
     return guarded(p.prog, lambda: _run(args), debug=args.debug)

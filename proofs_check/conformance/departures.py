@@ -1,20 +1,32 @@
-"""The known departures of other ports (NOTES §9), and the search for the smallest combination
-of them that reproduces an implementation.
+"""The known departures of other ports (docs/sources.md §S9), and the search for the smallest
+combination of them that reproduces an implementation.
 
 A departure is a reference keyword option (``first_step_update=True``, ``baseline_eps=1e-7``,
 ``convention="paper"``, …) or one of two harness options that no reference class has:
 ``sign_flip=True`` (weights move against the estimates) and ``lagged=True`` (the weights the
 implementation applies at step t are the reference's of step t − 1: updated *after* the model
-step). ``explain`` tries every combination of up to three departures, smallest first, and
-returns the first that reproduces every recorded step within tolerance.
+step). ``explain`` tries every combination of up to three departures on a grid of values,
+smallest first, and returns the first that reproduces every recorded step within tolerance; the
+harness no longer relies on it (it fits the values instead, ``fit.py``), and a closest miss it
+returns must agree for more steps than the claim itself (``baseline``).
+
+Departures that ``fit.py`` infers and no reference class has, each a harness option replayed by
+a class below: ``weight_sum=c`` (the weights are normalised to sum to c, ``Rescaled``),
+``clamp_min``/``clamp_max`` (clamped after normalising, the clamped weights kept as the state,
+or only returned with ``clamp_output_only=True``, ``Clamped``), ``eps_outside=True``
+(Σg²/(sqrt(S) + ε)) and ``accumulate_after=True`` (the estimate uses the accumulator before the
+current gradient is added, Σg_t²/sqrt(S_{t−1} + ε)), both ``AdaGradVariant``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from itertools import combinations, product
 
 import numpy as np
+
+import reference as R
 
 
 STEP_SIZES = (1e-2, 0.1, 0.5, 1.0, 2.0, 10.0)
@@ -40,6 +52,107 @@ class Lagged:
         inner_state, previous = state
         inner_state, w = self.inner.step(inner_state, losses, grads, **kw)
         return (inner_state, np.asarray(w, dtype=float)), previous
+
+
+class Rescaled:
+    """The weights of ``inner`` normalised to sum to ``total`` (a port whose Σα is neither 1 nor
+    m). The state is the inner method's."""
+
+    def __init__(self, inner: object, total: float) -> None:
+        self.inner, self.total = inner, float(total)
+        self.needs = getattr(inner, "needs", frozenset())
+
+    def _scale(self, w: object) -> np.ndarray:
+        w = np.asarray(w, dtype=float)
+        return w * (self.total / w.sum())
+
+    def init_state(self, n_tasks: int, dim: int):
+        return self.inner.init_state(n_tasks, dim)
+
+    def weights(self, state) -> np.ndarray:
+        return self._scale(self.inner.weights(state))
+
+    def step(self, state, losses, grads, **kw):
+        state, w = self.inner.step(state, losses, grads, **kw)
+        return state, self._scale(w)
+
+
+class Clamped:
+    """The weights of ``inner`` clipped to [``low``, ``high``] after normalising. By default the
+    clipped weights are kept: the next multiplicative update starts from them (a port that writes
+    ``loss_weight = clamp(loss_weight, lo, hi)``); ``output_only=True`` clips only what is
+    returned. ``inner``'s state must be (or wrap) a ``reference.WeightState``."""
+
+    def __init__(self, inner: object, low: float | None, high: float | None, *,
+                 output_only: bool = False) -> None:
+        self.inner, self.low, self.high, self.output_only = inner, low, high, output_only
+        self.needs = getattr(inner, "needs", frozenset())
+
+    def _clip(self, w: object) -> np.ndarray:
+        return np.clip(np.asarray(w, dtype=float), self.low, self.high)
+
+    def init_state(self, n_tasks: int, dim: int):
+        return self.inner.init_state(n_tasks, dim)
+
+    def weights(self, state) -> np.ndarray:
+        return self._clip(self.inner.weights(state))
+
+    def step(self, state, losses, grads, **kw):
+        state, w = self.inner.step(state, losses, grads, **kw)
+        clipped = self._clip(w)
+        if not self.output_only and np.any(clipped != w):
+            with np.errstate(divide="ignore"):
+                log_w = np.log(clipped)
+            state = replace(state, log_alpha=np.maximum(log_w - np.max(log_w),
+                                                        R.weighting.LOG_WEIGHT_FLOOR))
+        return state, clipped
+
+
+class AdaGradVariant(R.ExcessMTL):
+    """The reference ExcessMTL (AdaGrad estimator) with the accumulator departures that no
+    reference option has: ``eps_outside`` (h = sqrt(S) + ε instead of sqrt(S + ε)),
+    ``accumulate_after`` (the estimate at step t uses S_{t−1}; g_t² is added afterwards) and
+    ``sign`` = −1 (log α ← log α − η ẽ, the weights move against the estimates)."""
+
+    name = "ExcessMTL"
+
+    def __init__(self, convention: str = "official", *, eps_outside: bool = False,
+                 accumulate_after: bool = False, sign: float = 1.0, **kw: object) -> None:
+        super().__init__("adagrad", convention, **kw)
+        for flag, val in (("eps_outside", eps_outside), ("accumulate_after", accumulate_after)):
+            if not isinstance(val, bool):
+                raise TypeError(f"{flag} must be a bool, got {val!r}")
+        if sign not in (1.0, -1.0):
+            raise ValueError(f"sign must be 1 or -1, got {sign!r}")
+        self.eps_outside, self.accumulate_after, self.sign = eps_outside, accumulate_after, sign
+
+    def _params(self) -> dict:
+        return {**super()._params(), "eps_outside": self.eps_outside,
+                "accumulate_after": self.accumulate_after, "sign": self.sign}
+
+    def estimate(self, state, grads, excess, hessians):
+        accum = np.zeros_like(grads) if state.accum is None else state.accum
+        g2 = grads * grads
+        new = accum + g2
+        used = accum if self.accumulate_after else new
+        if not self.sqrt_accumulator:
+            h = used + self.eps
+        elif self.eps_outside:
+            h = np.sqrt(used) + self.eps
+        else:
+            h = np.sqrt(used + self.eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(g2 > 0, g2 / h, 0.0)
+        return new, np.sum(terms, axis=1)
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        new, w = super().step(state, losses, grads, excess=excess, hessians=hessians)
+        if self.sign > 0:
+            return new, w
+        flipped = 2 * state.log_alpha - new.log_alpha     # the update, subtracted instead
+        flipped = replace(new, log_alpha=np.maximum(flipped - np.max(flipped),
+                                                    R.weighting.LOG_WEIGHT_FLOOR))
+        return flipped, self.weights(flipped)
 
 
 class NegatedLosses:
@@ -116,15 +229,18 @@ def first_mismatch(method: object, losses: np.ndarray, grads: np.ndarray, actual
 
 
 def explain(build, group_list, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray,
-            rtol: float, atol: float, *, rescaled: bool = False, max_size: int = 3
+            rtol: float, atol: float, *, rescaled: bool = False, max_size: int = 3,
+            baseline: int = 0
             ) -> tuple[dict[str, object] | None, list[dict[str, object]], tuple[int, dict]]:
     """(smallest combination reproducing every step or None, the other combinations of that
     size that also do, (steps agreed, combination) of the closest miss).
 
-    ``build(**options)`` makes the reference method with those departures applied."""
+    ``build(**options)`` makes the reference method with those departures applied. The closest
+    miss must agree for more steps than ``baseline`` (the steps the claimed reference itself
+    agrees for); otherwise it is ``(baseline, {})``: no candidate improves on the claim."""
     T = len(actual)
     found: list[dict[str, object]] = []
-    closest: tuple[int, dict] = (0, {})
+    closest: tuple[int, dict] = (baseline, {})
     size_found = None
     for combo in candidates(group_list, max_size):
         if size_found is not None and len(combo) > size_found:
@@ -164,8 +280,26 @@ def describe(option: str, value: object, claimed: Mapping[str, object]) -> str:
     if option == "lagged":
         return ("weights applied one step late (updated after the model step): step t uses the "
                 "weights of step t − 1")
+    if option == "weight_sum":
+        return f"weights normalised to sum to {value:g}"
+    if option == "clamp_min":
+        return f"weights clamped from below at {value:g} after normalising"
+    if option == "clamp_max":
+        return f"weights clamped from above at {value:g} after normalising"
+    if option == "clamp_output_only":
+        return ("only the returned weights are clamped (the update continues from the unclamped "
+                "ones)" if value else "the clamped weights are kept as the state")
+    if option == "eps_outside":
+        return ("ε outside the sqrt in the accumulator: Σg²/(sqrt(S)+ε) instead of "
+                "Σg²/sqrt(S+ε)" if value else "ε inside the sqrt")
+    if option == "accumulate_after":
+        return ("accumulator updated after the estimate: Σg_t²/sqrt(S_(t−1)+ε) instead of "
+                "Σg_t²/sqrt(S_t+ε)" if value else "accumulator updated before the estimate")
+    if option == "scale_processing":
+        return ("no scale processing: the raw estimate at every step" if not value else
+                "scale processing (Ê divided by the baseline)")
     return f"{option} = {value!r}"
 
 
-__all__ = ["Lagged", "NegatedLosses", "candidates", "describe", "explain", "first_mismatch",
-           "groups"]
+__all__ = ["AdaGradVariant", "Clamped", "Lagged", "NegatedLosses", "Rescaled", "candidates",
+           "describe", "explain", "first_mismatch", "groups"]

@@ -73,7 +73,8 @@ def make_golden(method: str, convention: str, problem: str) -> dict[str, np.ndar
     meta = {"format_version": FORMAT_VERSION, "method": method, "convention": convention,
             "step_size": 1.0, "options": {}, "problem": repr(prob), "lr": lr, "steps": STEPS,
             "rtol": RTOL, "atol": ATOL, "generator": "excessmtl-oracle reference (float64)"}
-    return {"losses": losses, "grads": grads, "weights": weights, "meta": np.array(json.dumps(meta))}
+    return {"losses": losses, "grads": grads, "weights": weights,
+            "meta": np.array(json.dumps(meta))}
 
 
 def _is_golden_file(path: Path) -> bool:
