@@ -54,30 +54,41 @@ class Lagged:
         return (inner_state, np.asarray(w, dtype=float)), previous
 
 
-class Rescaled:
-    """The weights of ``inner`` normalised to sum to ``total`` (a port whose Σα is neither 1 nor
-    m). The state is the inner method's."""
+class _MappedWeights:
+    """``inner``'s weights passed through ``_map`` (the state is the inner method's)."""
 
-    def __init__(self, inner: object, total: float) -> None:
-        self.inner, self.total = inner, float(total)
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
         self.needs = getattr(inner, "needs", frozenset())
 
-    def _scale(self, w: object) -> np.ndarray:
-        w = np.asarray(w, dtype=float)
-        return w * (self.total / w.sum())
+    def _map(self, w: object) -> np.ndarray:
+        raise NotImplementedError
 
     def init_state(self, n_tasks: int, dim: int):
         return self.inner.init_state(n_tasks, dim)
 
     def weights(self, state) -> np.ndarray:
-        return self._scale(self.inner.weights(state))
+        return self._map(self.inner.weights(state))
 
     def step(self, state, losses, grads, **kw):
         state, w = self.inner.step(state, losses, grads, **kw)
-        return state, self._scale(w)
+        return state, self._map(w)
 
 
-class Clamped:
+class Rescaled(_MappedWeights):
+    """The weights of ``inner`` normalised to sum to ``total`` (a port whose Σα is neither 1 nor
+    m). The state is the inner method's."""
+
+    def __init__(self, inner: object, total: float) -> None:
+        super().__init__(inner)
+        self.total = float(total)
+
+    def _map(self, w: object) -> np.ndarray:
+        w = np.asarray(w, dtype=float)
+        return w * (self.total / w.sum())
+
+
+class Clamped(_MappedWeights):
     """The weights of ``inner`` clipped to [``low``, ``high``] after normalising. By default the
     clipped weights are kept: the next multiplicative update starts from them (a port that writes
     ``loss_weight = clamp(loss_weight, lo, hi)``); ``output_only=True`` clips only what is
@@ -85,21 +96,15 @@ class Clamped:
 
     def __init__(self, inner: object, low: float | None, high: float | None, *,
                  output_only: bool = False) -> None:
-        self.inner, self.low, self.high, self.output_only = inner, low, high, output_only
-        self.needs = getattr(inner, "needs", frozenset())
+        super().__init__(inner)
+        self.low, self.high, self.output_only = low, high, output_only
 
-    def _clip(self, w: object) -> np.ndarray:
+    def _map(self, w: object) -> np.ndarray:
         return np.clip(np.asarray(w, dtype=float), self.low, self.high)
-
-    def init_state(self, n_tasks: int, dim: int):
-        return self.inner.init_state(n_tasks, dim)
-
-    def weights(self, state) -> np.ndarray:
-        return self._clip(self.inner.weights(state))
 
     def step(self, state, losses, grads, **kw):
         state, w = self.inner.step(state, losses, grads, **kw)
-        clipped = self._clip(w)
+        clipped = self._map(w)
         if not self.output_only and np.any(clipped != w):
             with np.errstate(divide="ignore"):
                 log_w = np.log(clipped)
