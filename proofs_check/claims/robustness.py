@@ -186,7 +186,7 @@ def run(config: SuiteConfig) -> ClaimResult:
                                     "family from every start tried", "vanishes": "",
                                     "rows": table})
     cfg = {**_cfg(config, seeds), "scope_starts": list(scope.STARTS),
-           "scope_methods": list(scope.SUBJECTS)}
+           "scope_methods": list(scope.SUBJECTS), "scope_steps": scope.horizon(config)}
     return ClaimResult(ID, STATEMENT, SOURCE, CONVENTION, tuple(checks), cfg, arrays,
                        scope=tuple(scopes))
 
