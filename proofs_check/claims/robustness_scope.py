@@ -67,6 +67,12 @@ def _limit(problem: R.MultiTaskProblem, theta0: np.ndarray | None, scaled: bool
     return a / a.sum(), np.asarray(sol.excess_risks, float), float(sol.value)
 
 
+def start_is_saddle(problem: R.MultiTaskProblem, theta0: np.ndarray) -> bool:
+    """θ₀ already is the saddle of the scaled game max_i E_i(θ)/E_i(θ₀) (its value ≥ 1 − tol):
+    scale processing cannot move the weights from it."""
+    return _limit(problem, theta0, True)[2] >= 1 - DEGENERATE_TOL
+
+
 def _drift_ratio(w: np.ndarray, e: np.ndarray, noisy: np.ndarray, clean: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per seed, from (2, S, m) weights and excess risks (lowest, highest level)."""

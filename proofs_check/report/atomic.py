@@ -76,8 +76,8 @@ def write_json(path: Path, obj: object, *, durable: bool = True) -> None:
                 .encode("utf-8"), durable=durable)
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` to a temporary name, then renamed; never pickles (object arrays are
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``np.savez_compressed`` of ``arrays`` in memory; never pickles (object arrays are
     refused)."""
     buf = io.BytesIO()
     clean = {}
@@ -88,7 +88,12 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
                             "stored (no pickle)")
         clean[k] = a
     np.savez_compressed(buf, **clean)
-    write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``npz_bytes(arrays)`` to a temporary name, then renamed."""
+    write_bytes(path, npz_bytes(arrays))
 
 
 def has_npz_key(path: Path, key: str) -> bool:

@@ -25,7 +25,7 @@ import gpu
 import reference as R
 
 from ..claims.common import BATCHED, smoothness, weight_sum
-from ..claims.robustness_scope import DEGENERATE_TOL
+from ..claims.robustness_scope import start_is_saddle as scaled_saddle
 from ..theta0 import initial_point, parse
 from .grid import parse_method
 
@@ -72,12 +72,7 @@ def _scale_processed(name: str, s: dict) -> bool:
 
 def start_is_saddle(problems, theta0: np.ndarray) -> np.ndarray:
     """(S,) 1.0 where θ₀ already is the saddle of the scaled game max_i E_i(θ)/E_i(θ₀)."""
-    out = np.zeros(len(problems))
-    for k, (p, t) in enumerate(zip(problems, theta0)):
-        c = np.asarray(p.excess_risks(t), float)
-        out[k] = 1.0 if not np.all(c > 0) else \
-            float(R.minmax_solution(p, scales=c).value >= 1 - DEGENERATE_TOL)
-    return out
+    return np.array([float(scaled_saddle(p, t)) for p, t in zip(problems, theta0)])
 
 
 def final_state(problems, method, steps: int, lr: float, batch_size: int | None, sampler: str,

@@ -103,12 +103,8 @@ def write_cell(folder: resultdir.OwnedFolder, cell_id: str, cell: dict, rows: li
     """One finished cell: listed with its SHA-256, written to a temporary name, flushed, renamed;
     present whole or not at all, also after a power loss."""
     meta = {"id": cell_id, "cell": cell, "rows": rows}
-    clean = {k: np.asarray(v) for k, v in arrays.items()}
-    if any(a.dtype == object for a in clean.values()):
-        raise TypeError("a cell's arrays must be numeric (no pickle)")
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **clean, **{CELL_KEY: np.array(json.dumps(meta))})
-    return folder.write(cell_rel(cell_id), buf.getvalue(), checksum=True)
+    data = atomic.npz_bytes({**arrays, CELL_KEY: np.array(json.dumps(meta))})
+    return folder.write(cell_rel(cell_id), data, checksum=True)
 
 
 def read_cell(folder: resultdir.OwnedFolder, cell_id: str) -> tuple[dict | None, str]:
