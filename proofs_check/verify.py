@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from tqdm import tqdm
 
@@ -99,8 +100,7 @@ class Report:
         return Path(out_dir)
 
 
-@dataclass(frozen=True)
-class _Counted:
+class _Counted(NamedTuple):
     """The state of a ``SimplexWeights``: the inner method's, and the steps taken (so that an
     error names its step t). ``estimate`` is the inner state's, for the trajectory records."""
 
@@ -128,13 +128,30 @@ class SimplexWeights:
         self.inner = inner
         self.needs = R._validate.method_needs("method", inner)
         self.label = describe(inner)
-        self.error: R.UserMethodError | None = None
+        self._errors: list[R.UserMethodError] = []     # shared with the copies (__deepcopy__)
         eta = getattr(inner, "step_size", None)
         if eta is not None:
             self.step_size = eta
 
     def __repr__(self) -> str:
         return f"SimplexWeights({self.label})"
+
+    @property
+    def error(self) -> R.UserMethodError | None:
+        """The first error of the method, in this instance or any of its copies."""
+        return self._errors[0] if self._errors else None
+
+    def _record(self, exc: R.UserMethodError) -> None:
+        if not self._errors:
+            self._errors.append(exc)
+
+    def __deepcopy__(self, memo: dict) -> SimplexWeights:
+        """A copy with its own copy of the inner method (runs in lockstep give each replica
+        one) that reports its errors to the same record as this instance."""
+        import copy
+        new = copy.copy(self)
+        new.inner = copy.deepcopy(self.inner, memo)
+        return new
 
     def _user(self, where: str, fn, *args, **kwargs):
         if self.error is not None:
@@ -143,19 +160,30 @@ class SimplexWeights:
             return R._validate.call_user(f"method {self.label}", where, fn, *args,
                                          keep=(FloatingPointError,), **kwargs)
         except R.UserMethodError as exc:
-            self.error = exc
+            self._record(exc)
             raise
 
     def init_state(self, n_tasks: int, dim: int) -> object:
         return _Counted(0, self._user("init_state", self.inner.init_state, n_tasks, dim))
 
+    def _raise(self, where: str, exc: BaseException) -> None:
+        """Raise what ``exc``, raised by the inner method in ``where``, becomes (``_user``)."""
+        def again() -> None:
+            raise exc
+        self._user(where, again)
+
     def step(self, state, losses, grads, *, excess=None, hessians=None):
-        if not isinstance(state, _Counted):
+        if type(state) is not _Counted:
             raise TypeError(f"state must be the state returned by SimplexWeights.init_state or "
                             f"step, got {type(state).__name__}")
+        if self._errors:
+            raise self._errors[0]
         t = state.t + 1
-        out = self._user(f"step at t={t}", self.inner.step, state.inner, losses, grads,
-                         excess=excess, hessians=hessians)
+        try:                         # the fast path: one call; the error text only on an error
+            out = self.inner.step(state.inner, losses, grads, excess=excess, hessians=hessians)
+        except BaseException as exc:  # noqa: BLE001 - user code; _user decides what it becomes
+            self._raise(f"step at t={t}", exc)
+            raise
         try:
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise R.UserMethodError(f"method {self.label}: step must return (state, "
@@ -163,7 +191,7 @@ class SimplexWeights:
             inner, w = out
             w = R.loop.checked_weights(self.inner, w, len(losses), t, signed=False)
         except R.UserMethodError as exc:
-            self.error = exc
+            self._record(exc)
             raise
         return _Counted(t, inner), w / w.sum()
 

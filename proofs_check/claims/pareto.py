@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 import reference as R
+from reference.lockstep import lockstep_supported, run_lockstep
 
 from scipy.optimize import minimize
 
@@ -119,10 +120,21 @@ def check(method: object, label: str, problems: list[tuple[str, R.MultiTaskProbl
     for pname, problem in problems:
         lr = config.theta_lr(problem, method)
         per_seed = []
-        for th0 in start_points(problem, seeds):
+        starts = start_points(problem, seeds)
+        runs: list = [None] * len(starts)
+        if lockstep_supported([problem] * len(starts), method):
+            with np.errstate(over="ignore", invalid="ignore"):
+                runs = run_lockstep([problem] * len(starts), method, config.train_steps,
+                                    theta0=starts, lr=lr)
+        for th0, ran in zip(starts, runs):
             try:
+                if isinstance(ran, R.DivergenceWarning):
+                    ran = None                # as reference.run does: warn, and judge θ_T
+                elif isinstance(ran, BaseException):
+                    raise ran
                 with np.errstate(over="ignore", invalid="ignore"):
-                    traj = R.run(problem, method, config.train_steps, lr=lr, theta0=th0)
+                    traj = ran if ran is not None else \
+                        R.run(problem, method, config.train_steps, lr=lr, theta0=th0)
                 eps = optimisation_error(problem, traj)
                 tol = max(DOMINANCE_TOL, eps)
                 per_seed.append(dominance_subcheck(

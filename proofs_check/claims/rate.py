@@ -38,6 +38,7 @@ import numpy as np
 
 import gpu
 import reference as R
+from reference.lockstep import lockstep_supported, run_lockstep
 
 from . import theory
 from .instances import tight_bound_problem
@@ -164,13 +165,10 @@ def run_seeds(name: str, problem: R.MultiTaskProblem | R.AbsoluteLossProblem, me
         w0 = e0 = None
         combined = np.full((steps, S), np.nan)
         etas = None
-        for s_i, (seed, th0) in enumerate(zip(seeds, starts)):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", R.DivergenceWarning)
-                    tr = R.run(problem, method, steps, theta0=th0, seed=seed, **common)
-            except (ValueError, TypeError, FloatingPointError, R.DivergenceWarning) as exc:
-                failures.append(f"seed {seed}: {type(exc).__name__}: {exc}")
+        for s_i, (seed, tr) in enumerate(zip(seeds, runs_of(problem, method, steps, starts,
+                                                               seeds, common))):
+            if isinstance(tr, BaseException):
+                failures.append(f"seed {seed}: {type(tr).__name__}: {tr}")
                 continue
             tb, ab = _averages(tr.thetas, tr.weights, T)
             gaps[s_i] = [R.duality_gap(problem, tb[k], ab[k]).gap for k in range(len(T))]
@@ -186,6 +184,28 @@ def run_seeds(name: str, problem: R.MultiTaskProblem | R.AbsoluteLossProblem, me
     apriori = theory.apriori_bound(game, T) if eta_alpha else np.full(len(T), np.nan)
     return SeedRuns(name, batch_size, T, gaps, bound, apriori, tuple(failures), tuple(seeds),
                     curves, rule, smooth)
+
+
+def runs_of(problem: object, method: object, steps: int, starts: np.ndarray, seeds: list[int],
+            common: dict) -> list:
+    """``reference.run`` once per seed, or the exception that ended the run: all seeds in
+    lockstep (``reference.lockstep``) where the problem and the method allow it, else one by
+    one. A ``ValueError``/``TypeError`` of a run is a failed run, as a divergence is."""
+    if lockstep_supported([problem] * len(seeds), method):
+        try:
+            return run_lockstep([problem] * len(seeds), method, steps, theta0=starts,
+                                seeds=seeds, **common)
+        except (ValueError, TypeError):
+            pass              # a method that raises: one by one, so that each seed says its own
+    out: list = []
+    for seed, th0 in zip(seeds, starts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", R.DivergenceWarning)
+                out.append(R.run(problem, method, steps, theta0=th0, seed=seed, **common))
+        except (ValueError, TypeError, FloatingPointError, R.DivergenceWarning) as exc:
+            out.append(exc)
+    return out
 
 
 def tight_runs(method: object, seeds: list[int], steps: int, *, seed: int = 0,

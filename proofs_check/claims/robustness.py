@@ -21,6 +21,7 @@ import numpy as np
 
 import gpu
 import reference as R
+from reference.lockstep import lockstep_supported, run_lockstep
 
 from ..config import ProblemSpec, SuiteConfig
 from ..report.result import ClaimResult, SubCheck
@@ -69,19 +70,32 @@ def sweep(config: SuiteConfig, spec: ProblemSpec, method: object, seeds: list[in
     else:
         w, e = np.full((len(problems), spec.n_tasks), np.nan), np.full((len(problems),
                                                                         spec.n_tasks), np.nan)
-        for k, p in enumerate(problems):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", R.DivergenceWarning)
-                    tr = R.run(p, method, config.train_steps, lr=lr, theta0=th0[k])
-            except (FloatingPointError, R.DivergenceWarning):
-                continue                          # NaN: counts as a failing seed
-            w[k], e[k] = tr.weights[-1], tr.excess[-1]
+        for k, tr in enumerate(final_runs(problems, method, config.train_steps, lr, th0)):
+            if tr is not None:                    # None (NaN): counts as a failing seed
+                w[k], e[k] = tr.weights[-1], tr.excess[-1]
     w = w / w.sum(axis=1, keepdims=True)
     return {"levels": np.array(levels), "weights_all": w.reshape(shape),
             "excess_all": e.reshape(shape), "noisy": np.array(spec.noisy_tasks),
             "weights": np.median(w.reshape(shape), axis=1),
             "excess": np.median(e.reshape(shape), axis=1), "lr": np.array(lr)}
+
+
+def final_runs(problems: list, method: object, steps: int, lr: float, th0: np.ndarray
+               ) -> list:
+    """One constant-step run per (problem, start), None where it diverged: in lockstep
+    (``reference.lockstep``) where the problems and the method allow it, else one by one."""
+    if lockstep_supported(problems, method):
+        return [None if isinstance(tr, BaseException) else tr
+                for tr in run_lockstep(problems, method, steps, theta0=th0, lr=lr)]
+    out = []
+    for p, start in zip(problems, th0):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", R.DivergenceWarning)
+                out.append(R.run(p, method, steps, lr=lr, theta0=start))
+        except (FloatingPointError, R.DivergenceWarning):
+            out.append(None)
+    return out
 
 
 def per_seed(result: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ import numpy as np
 
 import gpu
 import reference as R
+from reference.lockstep import lockstep_supported, run_lockstep
 
 from ..config import SuiteConfig
 from ..report.result import ClaimResult, SubCheck
@@ -72,6 +73,10 @@ def trajectories(problem: R.MultiTaskProblem, method: object, steps: int, lr: fl
             except (FloatingPointError, R.DivergenceWarning):
                 return [None] * len(starts)
             return [tr.replica(k) for k in range(len(starts))]
+        if lockstep_supported([problem] * len(starts), method):
+            return [None if isinstance(tr, BaseException) else tr
+                    for tr in run_lockstep([problem] * len(starts), method, steps,
+                                           theta0=starts, lr=lr)]
         out: list[R.Trajectory | None] = []
         for th0 in starts:
             try:
