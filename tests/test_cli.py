@@ -1,6 +1,7 @@
 """The main job: `python -m proofs_check --quick --out DIR` and its report, figures and flags."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -63,6 +64,21 @@ def test_strict_exits_one_on_a_failed_claim_and_zero_otherwise(tmp_path, capsys)
                      "--no-progress", "--out", str(tmp_path / "a")]) == 1
     assert cli.main(["--quick", "--claims", "proof-steps", "--strict", "--no-figures",
                      "--no-progress", "--out", str(tmp_path / "b")]) == 0
+
+
+def test_the_figures_drawn_beside_the_claims_are_the_ones_make_figures_draws(quick_run, tmp_path):
+    """The suite's figure worker (proofs_check.report.figure_worker) draws what the saved result
+    draws: the same PNG files, byte for byte (same machine, same run, no float in between)."""
+    from proofs_check.report.plots import make_figures
+    out = quick_run[0]
+    report = json.loads((out / "report.json").read_text())
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    shutil.rmtree(again / "figures")
+    drawn = sorted(str(p.relative_to(again)) for p in make_figures(again))
+    assert drawn == sorted(report["figures"]) and len(drawn) == 7
+    for rel in drawn:
+        assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
 
 
 def test_the_progress_bar_stays_out_of_redirected_stderr(quick_run):

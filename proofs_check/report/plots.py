@@ -204,31 +204,51 @@ def plot_stationarity(d: dict, path: Path, verdict: str = "") -> Path:
     return _save(fig, path)
 
 
+def claim_figures(claim: dict, d: dict, fig_dir: Path, suffix: str = "",
+                  verdict: str | None = None) -> list[Path]:
+    """The figures of one claim of a report (its entry ``claim`` of report.json and its saved
+    arrays ``d``), written under ``fig_dir``; ``suffix`` tells apart several results of one
+    claim (several methods): "-1", "-2", …"""
+    cid = claim["id"]
+    verdict = str(claim.get("verdict", "")).upper() if verdict is None else verdict
+    if cid == "rate":
+        return [plot_rate(d, claim, fig_dir / f"rate_gap_vs_T{suffix}.png"),
+                *plot_trajectories(d, fig_dir / f"weights{suffix}.png",
+                                   fig_dir / f"excess_risks{suffix}.png", claim)]
+    if cid == "robustness":
+        return [plot_noise_sweep(d, fig_dir / f"noise_sweep{suffix}.png", claim)]
+    if cid == "pareto-optimal" and not suffix:
+        return [plot_front(d, fig_dir / "pareto_front.png", claim)]
+    if cid == "estimator" and not suffix:
+        return [plot_estimator(d, fig_dir / "estimator_ratio.png", verdict)]
+    if cid == "pareto-stationary" and not suffix:
+        return [plot_stationarity(d, fig_dir / "stationarity.png", verdict)]
+    return []
+
+
+def figure_suffixes(claims: list[dict]) -> list[str | None]:
+    """Per claim of a report: the suffix of its figures ("" when it is the only result of its
+    claim id, "-1", "-2", … for the rate and robustness results of several methods), or None
+    when it has no figure (no data, or a second result of a claim drawn once)."""
+    out: list[str | None] = []
+    for c in claims:
+        same = [x for x in claims if x["id"] == c["id"] and x.get("data")]
+        if not c.get("data"):
+            out.append(None)
+        elif c["id"] in ("rate", "robustness"):
+            out.append("" if len(same) == 1 else f"-{same.index(c) + 1}")
+        else:
+            out.append("" if same[0] is c and c["data"] == f"data/{c['id']}.npz" else None)
+    return out
+
+
 def make_figures(root: Path) -> list[Path]:
     """Draw every figure whose data is present under ``root``; return the written paths."""
     root = Path(root)
     report = json.loads((root / "report.json").read_text(encoding="utf-8"))
-    fig_dir = root / "figures"
     out: list[Path] = []
-    rate_claims = [c for c in report["claims"] if c["id"] == "rate" and c.get("data")]
-    for k, c in enumerate(rate_claims):
-        d = _load_file(root / c["data"])
-        suffix = "" if len(rate_claims) == 1 else f"-{k + 1}"
-        out.append(plot_rate(d, c, fig_dir / f"rate_gap_vs_T{suffix}.png"))
-        out += plot_trajectories(d, fig_dir / f"weights{suffix}.png",
-                                 fig_dir / f"excess_risks{suffix}.png", c)
-    rob = [c for c in report["claims"] if c["id"] == "robustness" and c.get("data")]
-    for k, c in enumerate(rob):
-        suffix = "" if len(rob) == 1 else f"-{k + 1}"
-        out.append(plot_noise_sweep(_load_file(root / c["data"]), fig_dir /
-                                    f"noise_sweep{suffix}.png", c))
-    if (d := _load(root, "pareto-optimal")) is not None:
-        out.append(plot_front(d, fig_dir / "pareto_front.png",
-                              next(c for c in report["claims"] if c["id"] == "pareto-optimal")))
-    if (d := _load(root, "estimator")) is not None:
-        out.append(plot_estimator(d, fig_dir / "estimator_ratio.png",
-                                  _verdict(report, "estimator")))
-    if (d := _load(root, "pareto-stationary")) is not None:
-        out.append(plot_stationarity(d, fig_dir / "stationarity.png",
-                                     _verdict(report, "pareto-stationary")))
+    for c, suffix in zip(report["claims"], figure_suffixes(report["claims"])):
+        if suffix is not None:
+            out += claim_figures(c, _load_file(root / c["data"]), root / "figures", suffix,
+                                 _verdict(report, c["id"]))
     return out

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from tqdm import tqdm
 from . import atomic, resultdir
 from ..claims import CLAIMS
 from ..config import SuiteConfig
+from .figure_worker import FigureWorker
 from .result import ClaimResult
 
 
@@ -35,14 +37,20 @@ def select_claims(ids: Iterable[str] | None) -> list[str]:
 
 
 def run_claims(config: SuiteConfig, ids: Iterable[str] | None = None, *,
-               progress: bool = True) -> list[ClaimResult]:
-    """Run the selected claims; a claim that crashes is a bug, so the exception propagates."""
+               progress: bool = True, figures: FigureWorker | None = None
+               ) -> list[ClaimResult]:
+    """Run the selected claims; a claim that crashes is a bug, so the exception propagates.
+    With ``figures``, each finished claim's figures are drawn by that worker while the next
+    claims run (each claim id once, so no figure suffix)."""
     out = []
     bar = tqdm(select_claims(ids), desc="claims", unit="claim", disable=not progress,
                leave=False)
     for cid in bar:
         bar.set_postfix_str(cid)
-        out.append(CLAIMS[cid].run(config))
+        result = CLAIMS[cid].run(config)
+        out.append(result)
+        if figures is not None and result.arrays:
+            figures.submit(claim_entry(result, result.id), result.arrays, "")
     return out
 
 
@@ -84,14 +92,17 @@ def data_keys(results: list[ClaimResult]) -> list[str]:
     return out
 
 
+def claim_entry(result: ClaimResult, key: str) -> dict:
+    """The claim's entry of report.json (strict JSON), its data file named by ``key``."""
+    c = result.to_json()
+    c["data"] = f"data/{key}.npz" if result.arrays else None
+    return _jsonable(c)
+
+
 def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed: float
                  ) -> dict:
     cfg = config if isinstance(config, dict) else config.to_json()
-    claims = []
-    for r, key in zip(results, data_keys(results)):
-        c = r.to_json()
-        c["data"] = f"data/{key}.npz" if r.arrays else None
-        claims.append(c)
+    claims = [claim_entry(r, key) for r, key in zip(results, data_keys(results))]
     return _jsonable({
         "suite": "excessmtl-oracle verification suite",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -107,17 +118,25 @@ def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed
 
 
 def write_results(out: Path, config: SuiteConfig | dict, results: list[ClaimResult],
-                  elapsed: float, *, figures: bool = True) -> dict:
-    """Write everything into a staging folder, draw the figures from the saved files, then move
-    them into ``out`` at once (``resultdir.output_directory``: never a foreign file lost or
-    overwritten, never a link followed, the old result or the new one and never a mix)."""
+                  elapsed: float, *, figures: bool = True,
+                  drawn: tuple[list[str], dict[str, bytes]] | None = None) -> dict:
+    """Write everything into a staging folder, draw the figures from the saved files (or take
+    those a ``FigureWorker`` drew, ``drawn``), then move them into ``out`` at once
+    (``resultdir.output_directory``: never a foreign file lost or overwritten, never a link
+    followed, the old result or the new one and never a mix)."""
     report = build_report(config, results, elapsed)
     with resultdir.output_directory(Path(out), planned=PLANNED) as stage:
         for r, key in zip(results, data_keys(results)):
             if r.arrays:
                 atomic.write_npz(stage / "data" / f"{key}.npz", r.arrays)
         atomic.write_json(stage / "report.json", report)
-        if figures:
+        if figures and drawn is not None:
+            names, files = drawn
+            for rel, blob in files.items():
+                atomic.write_bytes(stage / rel, blob)
+            report["figures"] = names
+            atomic.write_json(stage / "report.json", report)
+        elif figures:
             from .plots import make_figures
             report["figures"] = [str(p.relative_to(stage)) for p in make_figures(stage)]
             atomic.write_json(stage / "report.json", report)
@@ -143,9 +162,16 @@ def run_suite(config: SuiteConfig, ids: Iterable[str] | None = None, out: Path |
     select_claims(ids)
     if out is not None:
         resultdir.check_output_dir(Path(out), planned=PLANNED)
+    selected = select_claims(ids)
     t0 = time.perf_counter()
-    results = run_claims(config, ids, progress=progress)
-    elapsed = time.perf_counter() - t0
-    report = build_report(config, results, elapsed) if out is None else \
-        write_results(Path(out), config, results, elapsed, figures=figures)
+    if out is None:
+        results = run_claims(config, selected, progress=progress)
+        return results, build_report(config, results, time.perf_counter() - t0)
+    # figures off the critical path: a worker draws each claim's while the next ones run
+    with FigureWorker() if figures and len(set(selected)) == len(selected) else \
+            contextlib.nullcontext() as worker:
+        results = run_claims(config, selected, progress=progress, figures=worker)
+        elapsed = time.perf_counter() - t0
+        drawn = worker.take() if worker is not None else None
+    report = write_results(Path(out), config, results, elapsed, figures=figures, drawn=drawn)
     return results, report
