@@ -167,10 +167,31 @@ class SimplexWeights:
         return _Counted(0, self._user("init_state", self.inner.init_state, n_tasks, dim))
 
     def _raise(self, where: str, exc: BaseException) -> None:
-        """Raise what ``exc``, raised by the inner method in ``where``, becomes (``_user``)."""
+        """Raise what ``exc``, raised by the inner method in ``where``, becomes (``_user``); a
+        method that reads ``excess`` or ``hessians`` without declaring it in ``needs`` (so it
+        was given None) is told so."""
         def again() -> None:
             raise exc
-        self._user(where, again)
+        try:
+            self._user(where, again)
+        except R.UserMethodError as err:
+            hint = self._undeclared(exc)
+            if not hint:
+                raise
+            wrapped = R.UserMethodError(f"{err}; {hint}")
+            self._errors[:] = [wrapped]
+            raise wrapped from exc
+
+    def _undeclared(self, exc: BaseException) -> str:
+        """A hint when ``exc`` looks like arithmetic on an input the method did not declare."""
+        if not isinstance(exc, (TypeError, AttributeError)) or "NoneType" not in str(exc):
+            return ""
+        missing = sorted(R._validate.NEEDS - set(self.needs))
+        if not missing:
+            return ""
+        return (f"it was called with {' and '.join(f'{n}=None' for n in missing)}: a method "
+                f"that reads {' or '.join(missing)} must declare it, e.g. needs = "
+                f"frozenset({{{missing[0]!r}}}) (valid names: {sorted(R._validate.NEEDS)})")
 
     def step(self, state, losses, grads, *, excess=None, hessians=None):
         if type(state) is not _Counted:

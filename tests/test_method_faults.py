@@ -383,3 +383,29 @@ def test_a_conformance_target_calling_sys_exit_never_exits_0(tmp_path, monkeypat
     assert cli.main(["conformance", target, "--steps", "3"]) == code
     out = capsys.readouterr()
     assert "SystemExit(0)" in out.err + out.out and "Traceback" not in out.err
+
+
+class ReadsExcessUndeclared:
+    """Hedge on the excess risks that forgot ``needs = {"excess"}``: it is given excess=None."""
+
+    def init_state(self, n_tasks, dim):
+        return np.zeros(n_tasks)
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        logits = state + excess
+        return logits, np.exp(logits - logits.max())
+
+
+def test_a_method_that_reads_excess_without_declaring_it_is_told_to_declare_it():
+    with pytest.raises(R.UserMethodError, match=r"must declare it, e\.g\. needs = "
+                                                r"frozenset\(\{'excess'\}\)") as info:
+        pc.verify(ReadsExcessUndeclared(), claims=["rate"], seeds=2, quick=True)
+    assert "at t=1" in str(info.value) and "NoneType" in str(info.value)
+
+
+def test_a_needs_typo_is_a_value_error_listing_the_valid_names():
+    method = ReadsExcessUndeclared()
+    method.needs = {"exces"}
+    with pytest.raises(ValueError, match=r"needs lists \['exces'\]; it may name only "
+                                         r"\['excess', 'hessians'\]"):
+        pc.verify(method, claims=["rate"], seeds=2, quick=True)

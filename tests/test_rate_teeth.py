@@ -71,6 +71,7 @@ def test_methods_that_converge_to_another_point_fail_rate_in_each_regime(batch_s
     assert not any(verdicts.values()), verdicts
 
 
+@pytest.mark.slow      # a false-alarm rate over 32 seeds: a long statistic (.ci/run runs -m slow)
 @pytest.mark.parametrize("batch_size", [None, 8, 64], ids=["full batch", "batch 8", "batch 64"])
 @pytest.mark.parametrize("kind", ["linear", "logistic"])
 def test_the_false_alarm_rate_over_32_seeds_is_the_documented_one(kind, batch_size):
@@ -87,6 +88,7 @@ def test_the_false_alarm_rate_over_32_seeds_is_the_documented_one(kind, batch_si
     assert rate.median_rule_false_alarm(p_seed, 8) <= 0.01
 
 
+@pytest.mark.slow      # a false-alarm rate over 32 seeds: a long statistic (.ci/run runs -m slow)
 @pytest.mark.parametrize("variant", CORRECT, ids=lambda c: c.__name__)
 def test_no_correct_variant_fails_more_often_than_documented_over_32_seeds(variant):
     """docs/claims.md: each correct variant's per-seed exceedance p̂ over 32 seeds, on the
