@@ -21,6 +21,8 @@ and λ:
   step costs O(m·d²) whatever n: g_i = H_i θ − b_i, E_i = ½ (θ − θ_i^*)ᵀ H_i (θ − θ_i^*) (the
   reference's exact quadratic form) and ℓ_i = ℓ_i^* + E_i;
 * logistic, full batch: z = X_i θ for all replicas in one matrix product, and g_i = X_iᵀr/n;
+* the tanh network (``TanhNetProblem``, no optimum, so E is NaN): forward and backward passes
+  for all replicas at once;
 * LAD (``AbsoluteLossProblem``): z = X_i θ in one matrix product, the subgradient
   X_iᵀ sign(z − y_i)/n;
 * minibatches (any loss): the rows each replica's own ``MinibatchSampler`` draws, gathered for
@@ -48,6 +50,7 @@ from . import _validate as v
 from .loop import (DIVERGENCE_FACTOR, DivergenceError, DivergenceWarning, Trajectory, _step,
                    checked_weights)
 from .absolute import AbsoluteLossProblem
+from .nonconvex import TanhNetProblem
 from .problems import MultiTaskProblem
 from .sampling import MinibatchSampler
 
@@ -64,21 +67,30 @@ def _copies(method: object, count: int) -> list[object] | None:
 def lockstep_supported(problems: Sequence[object], method: object) -> bool:
     """Whether ``run_lockstep`` can run these replicas: ``MultiTaskProblem``s of one loss, one
     shape and one λ, and a method that needs no Hessians and can be deep-copied."""
-    if not problems or not all(type(p) in (MultiTaskProblem, AbsoluteLossProblem)
-                               for p in problems):
+    if not problems or not all(type(p) in KINDS for p in problems):
         return False
     p0 = problems[0]
-    if any(p.loss != p0.loss or p.X.shape != p0.X.shape or _l2(p) != _l2(p0) for p in problems):
+    if any(_kind(p) != _kind(p0) or p.X.shape != p0.X.shape or _l2(p) != _l2(p0)
+           or getattr(p, "hidden", None) != getattr(p0, "hidden", None) for p in problems):
         return False
     try:
         needs = v.method_needs("method", method)
     except (TypeError, ValueError):
         return False
+    if "excess" in needs and type(p0) is TanhNetProblem:
+        return False                         # no optimum, no excess risk: reference.run says so
     return "hessians" not in needs and _copies(method, 1) is not None
+
+
+KINDS = (MultiTaskProblem, AbsoluteLossProblem, TanhNetProblem)
 
 
 def _l2(problem: object) -> float:
     return float(getattr(problem, "l2", 0.0))
+
+
+def _kind(problem: object) -> str:
+    return "tanh" if type(problem) is TanhNetProblem else problem.loss
 
 
 class _Oracles:
@@ -86,10 +98,12 @@ class _Oracles:
 
     def __init__(self, problems: list[MultiTaskProblem], owner: np.ndarray) -> None:
         p0 = problems[0]
-        self.loss, self.l2, self.owner = p0.loss, _l2(p0), owner
+        self.loss, self.l2, self.owner = _kind(p0), _l2(p0), owner
+        self.hidden = getattr(p0, "hidden", 0)
         self.X = np.stack([p.X for p in problems])                     # (P, m, n, d)
         self.y = np.stack([p.y for p in problems])                     # (P, m, n)
-        self.opt = np.stack([p.optimal_losses for p in problems])      # (P, m)
+        self.opt = np.stack([p.optimal_losses for p in problems]) if self.loss != "tanh" \
+            else np.full((len(problems), p0.n_tasks), np.nan)            # (P, m)
         P, m, n, d = self.X.shape
         self.m, self.n, self.d = m, n, d
         if self.loss == "linear":
@@ -125,6 +139,10 @@ class _Oracles:
                                      delta)
             return opt + excess, g, excess
         R, m, n, d = rows.size, self.m, self.n, self.d
+        if self.loss == "tanh":
+            losses, g = self._tanh(theta, self._per_replica(self.X, rows),
+                                   self._per_replica(self.y, rows))
+            return losses, g, np.full_like(losses, np.nan)
         if self.loss == "absolute":
             X, y = self._per_replica(self.X, rows), self._per_replica(self.y, rows)
             res = np.matmul(X, theta[:, None, :, None])[..., 0] - y          # (R, m, n)
@@ -151,6 +169,8 @@ class _Oracles:
         p = self.owner[rows][:, None, None]
         task = np.arange(self.m)[None, :, None]
         X, y = self.X[p, task, idx], self.y[p, task, idx]                # (R, m, b, d), (R, m, b)
+        if self.loss == "tanh":
+            return self._tanh(theta, X, y)
         z = np.einsum("rmbd,rd->rmb", X, theta)
         reg = 0.5 * self.l2 * np.einsum("rd,rd->r", theta, theta)[:, None]
         if self.loss == "linear":
@@ -164,6 +184,24 @@ class _Oracles:
             losses = np.mean(np.logaddexp(0.0, z) - y * z, axis=2) + reg
         g = np.einsum("rmb,rmbd->rmd", res, X) / idx.shape[2] + self.l2 * theta[:, None, :]
         return losses, g
+
+
+    def _tanh(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """ℓ_i and backpropagated ∇ℓ_i of the tanh network θ = (W, v) (``TanhNetProblem``) on
+        rows X (R or 1, m, n, p), y: a = tanh(W x), r = vᵀa − y, ∂ℓ/∂v = (1/n) Σ r a,
+        ∂ℓ/∂W = (1/n) Σ r (v ⊙ (1 − a²)) xᵀ."""
+        h, p = self.hidden, X.shape[-1]
+        R = theta.shape[0]
+        W, vv = theta[:, :h * p].reshape(R, 1, h, p), theta[:, h * p:]
+        a = np.tanh(np.matmul(X, W.transpose(0, 1, 3, 2)))                   # (R, m, n, h)
+        r = np.matmul(a, vv[:, None, :, None])[..., 0] - y                    # (R, m, n)
+        n = X.shape[2]
+        gv = np.matmul(r[:, :, None, :], a)[:, :, 0, :] / n                 # (R, m, h)
+        delta = r[..., None] * (1.0 - a * a) * vv[:, None, None, :]         # (R, m, n, h)
+        gW = np.matmul(delta.transpose(0, 1, 3, 2), X) / n                  # (R, m, h, p)
+        losses = 0.5 * np.mean(r * r, axis=2)
+        return losses, np.concatenate([gW.reshape(R, self.m, h * p), gv], axis=2)
 
 
 def _project(theta: np.ndarray, center: np.ndarray, radius: float | None) -> np.ndarray:
