@@ -39,8 +39,10 @@ as LibMTL), used to recognise float32 rounding by its pattern rather than by its
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 
@@ -232,6 +234,13 @@ def leading_counts(A: np.ndarray, tol: float) -> tuple[int, int]:
     return z0, z1
 
 
+def static(A: np.ndarray, rtol: float, atol: float) -> bool:
+    """Whether the weights never move: every row equals the first within the comparison
+    tolerance (``rtol``, ``atol``). Any step size small enough not to show fits such weights,
+    so none is an explanation (η = 0, or no update within the recording)."""
+    return len(A) >= 2 and bool(np.all(np.isclose(A[1:], A[0], rtol=rtol, atol=atol)))
+
+
 def bounds(A: np.ndarray) -> tuple[float | None, float | None, np.ndarray]:
     """(low, high, at_bound): values at which at least two weights of non-uniform rows sit
     exactly (to 4 ulps): the signature of weights clamped after normalising."""
@@ -358,12 +367,41 @@ EPS_STARTS = (1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
 CONTINUOUS = ("step_size", "eps", "baseline_eps")
 
 
+_FITS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("fits", default=None)
+
+
+@contextlib.contextmanager
+def fit_cache() -> Iterator[None]:
+    """Within the block, ``fit_excess`` returns the fit it already made for the same inputs
+    instead of fitting again (the diagnosis of one recording fits the same structures at
+    float64 and float32 tolerance); the fits are the same, only made once."""
+    token = _FITS.set({} if _FITS.get() is None else _FITS.get())
+    try:
+        yield
+    finally:
+        _FITS.reset(token)
+
+
 def fit_excess(st: Structure, v: np.ndarray, valid: np.ndarray, acc: tuple, claimed: dict,
                *, free: tuple[str, ...] = CONTINUOUS, starts: tuple[float, ...] = ()
                ) -> StructureFit:
     """Fit the ``free`` ones of (η, ε, ε_b) of ExcessMTL with structure ``st`` to the
     increments ``v``, the others held at their ``claimed`` values ("step_size", "eps",
-    "baseline_eps"); from the claimed ε (and each of ``starts``), keeping the best."""
+    "baseline_eps"); from the claimed ε (and each of ``starts``), keeping the best. Inside
+    ``fit_cache()`` a fit of the same inputs is made once."""
+    memo = _FITS.get()
+    if memo is None:
+        return _fit_excess(st, v, valid, acc, claimed, free=free, starts=starts)
+    key = (st, tuple(free), tuple(starts), float(claimed["step_size"]), float(claimed["eps"]),
+           float(claimed["baseline_eps"]), v.shape, v.tobytes(), valid.tobytes(),
+           *(a.tobytes() for a in acc))
+    if key not in memo:
+        memo[key] = _fit_excess(st, v, valid, acc, claimed, free=free, starts=starts)
+    return replace(memo[key])
+
+
+def _fit_excess(st: Structure, v: np.ndarray, valid: np.ndarray, acc: tuple, claimed: dict,
+                *, free: tuple[str, ...], starts: tuple[float, ...]) -> StructureFit:
     g2, S, Sb = acc
     T = len(v)
     free = tuple(n for n in free if n != "baseline_eps" or (st.scaled and st.warmup < T))
@@ -377,9 +415,19 @@ def fit_excess(st: Structure, v: np.ndarray, valid: np.ndarray, acc: tuple, clai
                 th[idx["eps"]] if "eps" in idx else eps0,
                 th[idx["baseline_eps"]] if "baseline_eps" in idx else beps0)
 
+    memo: dict = {}
+
+    def payoffs(eps, beps):                    # u depends on (ε, ε_b) only, not on η
+        key = (float(eps), float(beps))
+        if key not in memo:
+            if len(memo) > 64:
+                memo.clear()
+            memo[key] = excess_payoffs(st, g2, S, Sb, eps, beps)
+        return memo[key]
+
     def model(th):
         eta, eps, beps = full(th)
-        u, ua, ub = excess_payoffs(st, g2, S, Sb, eps, beps)
+        u, ua, ub = payoffs(eps, beps)
         d = {"step_size": u, "eps": eta * ua, "baseline_eps": eta * ub}
         return eta, u, [d[n] for n in free]
 
@@ -390,7 +438,7 @@ def fit_excess(st: Structure, v: np.ndarray, valid: np.ndarray, acc: tuple, clai
         vals = {"step_size": eta0, "eps": e0, "baseline_eps": beps0}
         x0 = np.array([vals[n] for n in free])
         if "step_size" in idx:              # a linearised first step from the start
-            u, ua, ub = excess_payoffs(st, g2, S, Sb, e0, beps0)
+            u, ua, ub = payoffs(e0, beps0)
             extra = [d for n, d in (("eps", ua), ("baseline_eps", ub)) if n in idx]
             lin = _linear_start(v, valid, u, extra)
             if np.all(np.isfinite(lin)) and lin[0] != 0:
@@ -477,6 +525,15 @@ class Inference:
     closest: dict | None = None
     closest_steps: int | None = None
     closest_error: float | None = None
+    # ``infer(..., closest="lazy")``: the search of the closest candidate by prefix, not yet
+    # run; ``complete(inference)`` runs it (the fits it reuses are already made)
+    pending: Callable[[], Inference] | None = field(default=None, repr=False, compare=False)
+
+
+def complete(inference: Inference) -> Inference:
+    """``inference`` with its closest candidate searched (a no-op unless ``infer`` was called
+    with ``closest="lazy"`` and found no explanation)."""
+    return inference.pending() if inference.pending is not None else inference
 
 
 def _interval(value: float, se: float | None) -> dict:
@@ -535,6 +592,26 @@ def simplify(dep: dict, reproduces: Callable[[dict], bool], width: Mapping | Non
     return dep
 
 
+def as_convention(dep: dict, claimed: Mapping, m: int, rescaled: bool,
+                  reproduces: Callable[[dict], bool], *, drop_claimed: bool = True) -> dict:
+    """A fitted Σα that rounds to exactly 1 or m (float32 weights do not sum to 1 to 1e-12, so
+    ``departures_of`` keeps them as ``weight_sum``) is the other convention, or none at all
+    when it is the claimed one (unless not ``drop_claimed``), provided the replay with the
+    convention still reproduces."""
+    total = dep.get("weight_sum")
+    if rescaled or not isinstance(total, float):
+        return dep
+    for conv, s in (("official", float(m)), ("paper", 1.0)):
+        if total != s or (conv == claimed["convention"] and not drop_claimed):
+            continue
+        trial = {k: v for k, v in dep.items() if k not in ("weight_sum", "convention")}
+        if conv != claimed["convention"]:
+            trial = {"convention": conv, **trial}
+        if reproduces(trial):
+            return trial
+    return dep
+
+
 def normalisation(A: np.ndarray, at_bound: np.ndarray, m: int, tol: float) -> dict:
     """The normalisation constant: the sum of the weights over the steps where none sits at a
     clamp bound (value, relative spread, whether it is constant within ``tol``)."""
@@ -549,9 +626,13 @@ def normalisation(A: np.ndarray, at_bound: np.ndarray, m: int, tol: float) -> di
 
 
 def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol: float,
-          atol: float, *, rescaled: bool = False, closest: bool = True) -> Inference:
+          atol: float, *, rescaled: bool = False, closest: bool | str = True) -> Inference:
     """Fit the departures of a port from its recorded weights ``actual`` (T, m) on ``losses``
-    (T, m) and ``grads`` (T, m, d), and confirm them by replay at (``rtol``, ``atol``)."""
+    (T, m) and ``grads`` (T, m, d), and confirm them by replay at (``rtol``, ``atol``).
+
+    ``closest``: whether, when nothing explains, the closest candidate is also searched on the
+    first 4, 8, 16, … steps (``_closest_by_prefix``, the costly part); ``"lazy"`` defers that
+    search to ``complete(inference)``, for a caller that may not need it."""
     method = spec.method
     T, m = actual.shape
     claimed = claimed_options(spec)
@@ -589,12 +670,16 @@ def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol:
         fits = [f for f in fits if math.isfinite(f.rss)]
         fits.sort(key=lambda f: f.rss)
     candidates = [(f, cl) for f in fits[:MAX_REPLAYS] for cl in clamp_sets]
+    if static(A, rtol, atol) and method in ("excessmtl", "groupdro"):
+        # weights that never move (η = 0, or no update within the recording) fit any step size
+        # small enough not to show: no fitted value can explain them, only Σα, a clamp, a lag
+        candidates = [(None, cl) for cl in clamp_sets]
     if method == "equalweights":
         candidates = [(None, {})]
 
     def options(f: StructureFit | None, cl: dict) -> dict:
         if f is None:
-            return departures_of({**norm, "lagged": False}, claimed, method, m, rescaled)
+            return departures_of({**norm, **cl, "lagged": False}, claimed, method, m, rescaled)
         return departures_of(_candidate_options(method, f, norm, cl), claimed, method, m,
                              rescaled)
 
@@ -619,7 +704,8 @@ def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol:
         if agreed == Tf:
             g, dep = _parsimonious(method, f, inputs, claimed, lambda g, cl=cl: options(g, cl),
                                    reproduces) or (f, dep)
-            explanations.append((simplify(dep, reproduces, _widths(g, norm_fit, rtol)), g))
+            simple = simplify(dep, reproduces, _widths(g, norm_fit, rtol))
+            explanations.append((as_convention(simple, claimed, m, rescaled, reproduces), g))
             if not explanations[-1][0]:
                 break                 # the claim itself reproduces: nothing is simpler
         elif best_miss is None or (agreed, -err) > (best_miss[1], -best_miss[2]):
@@ -642,19 +728,28 @@ def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol:
         return Inference(simple, tuple(others), fitted, Tf)
     if fits:
         fitted.update(_fitted_entries(method, fits[0], fits))
-    steps = err = None
-    prefix = _closest_by_prefix(method, spec, claimed, A, L, G, at_bound, tol, norm, clamp_sets,
-                                rtol, atol, rescaled, m) if closest else None
-    if prefix is not None and (best_miss is None or prefix[1] > best_miss[1]):
-        best_miss = prefix
-    if best_miss is not None:
-        dep, agreed, e, f = best_miss
-        claimed_rss = _claimed_rss(method, spec, claimed, A, L, G, at_bound, tol)
-        better_fit = f is not None and f.rss <= 1e-2 * claimed_rss and e <= 0.5 * claimed_err
-        if dep and (agreed > claimed_agreed or better_fit):
-            near = {k: (_round_sig(v, 4) if isinstance(v, float) else v) for k, v in dep.items()}
-            return Inference(None, (), fitted, None, near, agreed, e)
-    return Inference(None, (), fitted, None, None, steps, err)
+
+    def unexplained(search: bool) -> Inference:
+        miss = best_miss
+        prefix = _closest_by_prefix(method, spec, claimed, A, L, G, at_bound, tol, norm,
+                                    clamp_sets, rtol, atol, rescaled, m) if search else None
+        if prefix is not None and (miss is None or prefix[1] > miss[1]):
+            miss = prefix
+        if miss is not None:
+            dep, agreed, e, f = miss
+            claimed_rss = _claimed_rss(method, spec, claimed, A, L, G, at_bound, tol)
+            better_fit = f is not None and f.rss <= 1e-2 * claimed_rss and e <= 0.5 * claimed_err
+            if dep and (agreed > claimed_agreed or better_fit):
+                near = {k: (_round_sig(v, 4) if isinstance(v, float) else v)
+                        for k, v in dep.items()}
+                near = as_convention(near, claimed, m, rescaled, lambda d: True,
+                                     drop_claimed=False)
+                return Inference(None, (), fitted, None, near, agreed, e)
+        return Inference(None, (), fitted, None, None, None, None)
+
+    if closest == "lazy":
+        return replace(unexplained(False), pending=lambda: unexplained(True))
+    return unexplained(bool(closest))
 
 
 def _closest_by_prefix(method, spec, claimed, A, L, G, at_bound, tol, norm, clamp_sets, rtol,
@@ -663,7 +758,7 @@ def _closest_by_prefix(method, spec, claimed, A, L, G, at_bound, tol, norm, clam
     parameters that reproduce those steps, that agrees for the most steps of the whole run: a
     departure that sets in late distorts a fit over every step, not one over the steps before
     it. (departures, steps agreed, max relative error, fit) or None."""
-    if method not in ("excessmtl", "groupdro"):
+    if method not in ("excessmtl", "groupdro") or static(A, rtol, atol):
         return None
     Tf = len(A)
     best = None
@@ -1036,18 +1131,17 @@ def _localise_payoff(spec, losses, grads, actual, expected, init, out, tol) -> d
                 "residuals": per.tolist()}
     # a factor per task on the reference's payoffs (after its warm-up): the baseline
     pay = claimed_payoffs(spec, losses, grads)
-    rows = np.flatnonzero(ref_moves & np.all(np.isfinite(pay), axis=1) & both.all(axis=1))
-    if pay is not None and len(rows) >= 2:
-        X = np.zeros((len(rows) * m, m + len(rows)))
-        y = np.zeros(len(rows) * m)
-        for n, t in enumerate(rows):
-            for i in range(m):
-                X[n * m + i, i] = pay[t, i]
-                X[n * m + i, m + n] = 1.0
-                y[n * m + i] = v[t, i]
+    rows = np.flatnonzero(ref_moves & np.all(np.isfinite(pay), axis=1) & both.all(axis=1)) \
+        if pay is not None else np.zeros(0, dtype=int)
+    if len(rows) >= 2:
+        # v_t,i ≈ k_i·u_t,i + c_t: the per-step constants c_t are projected out by centring
+        # each step over the tasks (Frisch–Waugh–Lovell), which leaves an m-column problem
+        P, V = pay[rows], v[rows]
+        X = (P[:, None, :] * (np.eye(m) - 1.0 / m)[None, :, :]).reshape(-1, m)
+        y = (V - V.mean(axis=1, keepdims=True)).reshape(-1)
         coef = np.linalg.lstsq(X, y, rcond=None)[0]
         resid = float(np.abs(X @ coef - y).max())
-        kk = coef[:m] / spec.step_size
+        kk = coef / spec.step_size
         if resid <= thr and np.ptp(kk) > 1e3 * thr * max(1.0, float(np.abs(kk).max())):
             return {**res, "quantity": "payoff", "detail": "baseline", "factors": kk.tolist(),
                     "pattern": "the per-step changes are the reference's payoffs times a "
@@ -1250,7 +1344,7 @@ def float32_signature(spec, losses: np.ndarray, grads: np.ndarray, actual: np.nd
 
 
 __all__ = ["Inference", "Structure", "StructureFit", "accumulators", "adagrad", "agreement",
-           "bounds", "center", "claimed_options", "departures_of", "excess_payoffs",
-           "fit_excess", "fit_losses", "float32_replay", "float32_signature", "infer",
-           "localise", "log_increments", "normalisation", "replay_weights", "residual_pattern",
-           "simplify"]
+           "as_convention", "bounds", "center", "claimed_options", "complete", "departures_of",
+           "excess_payoffs", "fit_cache", "fit_excess", "fit_losses", "float32_replay",
+           "float32_signature", "infer", "localise", "log_increments", "normalisation",
+           "replay_weights", "residual_pattern", "simplify", "static"]

@@ -157,14 +157,67 @@ class Recorder:
 
     @property
     def recording(self) -> Recording:
-        """What was recorded so far."""
+        """What was recorded so far. A recording keeps one shape: a number of tasks or of
+        parameters that changes between calls is a ``ValueError`` naming the first call where
+        it does (record each run in its own ``Recorder``)."""
         if not self._weights:
             raise ValueError("nothing was recorded: the weighting was never called")
+        _same_shapes(self._grads, self._losses)
         no_losses = any(x is None for x in self._losses)
         known = [d for d in _PRECISION if d in self._dtypes]
         return Recording(losses=None if no_losses else np.stack(self._losses),
                          grads=np.stack(self._grads), weights=np.stack(self._weights),
                          dtype=known[-1] if known else "float64")
+
+
+def _same_shapes(grads: list[np.ndarray], losses: list[np.ndarray | None]) -> None:
+    """Every call's gradients of the first call's shape (m, d), and its losses of length m (or
+    none on every call)."""
+    first = grads[0].shape
+    for t, g in enumerate(grads, start=1):
+        if g.shape != first:
+            what = "number of tasks" if g.shape[0] != first[0] else "number of parameters"
+            raise ValueError(f"recording: the {what} changes at call {t}: the task gradients "
+                             f"have shape {first} from call 1 and {g.shape} at call {t}; a "
+                             "recording must keep one shape (a port that resets its state on "
+                             "a new shape, as TorchJD does, starts a new run there: record each "
+                             "run in its own Recorder)")
+    given = [x is not None for x in losses]
+    if any(given) and not all(given):
+        t = given.index(not given[0]) + 1
+        raise ValueError(f"recording: losses were recorded on some calls and not on others "
+                         f"(first change at call {t}); pass them on every call or on none")
+    for t, x in enumerate(losses, start=1):
+        if x is not None and x.shape != (first[0],):
+            raise ValueError(f"recording: the losses at call {t} have shape {x.shape}, expected "
+                             f"({first[0]},), one per task")
+
+
+MIN_STEPS = 2      # the first ExcessMTL step only stores the baseline: nothing to fit before
+
+
+def _checkable(rec: Recording, method: str) -> None:
+    """A recording the reference can be replayed on and a departure fitted to: at least
+    ``MIN_STEPS`` steps, finite losses (when the method uses them) and gradients. Non-finite
+    *weights* are the port's own output, a finding the report localises, not bad input."""
+    if rec.steps < MIN_STEPS:
+        raise ValueError(f"recording: it holds {rec.steps} step, and a check needs at least "
+                         f"{MIN_STEPS}: the first step of ExcessMTL only stores the baseline, "
+                         "so nothing about the update can be compared or fitted; record more "
+                         "calls of the weighting")
+    arrays = [("grads", rec.grads)]
+    if rec.losses is not None and method == "groupdro":
+        arrays.insert(0, ("losses", rec.losses))
+    elif rec.losses is not None:
+        arrays.append(("losses", rec.losses))
+    for name, a in arrays:
+        bad = ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+        if bad.any():
+            t = int(np.argmax(bad)) + 1
+            raise ValueError(f"recording: the {name} at step {t} (of {rec.steps}) hold NaN or "
+                             f"inf, and the reference cannot be replayed on them; check the "
+                             "training loop (a diverged loss or an overflowing gradient) and "
+                             f"record the steps before {t} only")
 
 
 @contextlib.contextmanager
@@ -200,13 +253,19 @@ def check_recording(recording: Recording | Recorder, method: str = "excessmtl",
                     **options: object) -> ConformanceReport:
     """Replay the reference ``method`` on exactly the recorded inputs and compare its weights
     with the recorded ones, step by step. ``dtype`` (default: the recording's own) sets the
-    default tolerances; ``options`` go to the reference method (e.g. ``warmup=3``)."""
+    default tolerances; ``options`` go to the reference method (e.g. ``warmup=3``).
+
+    A recording that cannot be checked is a ``ValueError`` saying why: fewer than
+    ``MIN_STEPS`` steps, NaN or inf in the recorded gradients or losses (naming the step), and,
+    from a ``Recorder``, shapes that change between calls. NaN or inf in the returned weights is
+    the port's output, reported as a finding."""
     rec = recording.recording if isinstance(recording, Recorder) else recording
     if not isinstance(rec, Recording):
         raise TypeError(f"recording must be a Recording or Recorder, got {type(rec).__name__}")
     dtype = rec.dtype if dtype is None else dtype
     rtol, atol = tolerances(dtype, rtol, atol)
     spec = MethodSpec(method, convention, positive_step_size(step_size), dict(options))
+    _checkable(rec, method)
     losses = rec.losses
     if losses is None:
         if method == "groupdro":
