@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 import reference as R
 
+from . import pool
 from .claims import theory
 from .claims import CLAIMS
 from .claims import pareto as pareto_claim
@@ -325,7 +326,8 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
            seeds: int | Sequence[int] | None = None, steps: int | None = None,
            batch_size: int | None | Sequence[int | None] = None,
            sampler: str = "with_replacement", quick: bool = False, backend: str = "numpy",
-           lr: float | None = None, config: object = None, progress: bool = False) -> Report:
+           lr: float | None = None, config: object = None, progress: bool = False,
+           workers: int | None = None) -> Report:
     """Check the paper's claims on ``method`` (default: the theorem dynamics,
     ExcessMTL(exact, paper, no scale processing)) and ``problem``.
 
@@ -337,7 +339,10 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
     the regimes of the rate claim (None: full batch; an integer: minibatches; a list: each).
     ``steps``: T of every run (default 2000, 1000 with ``quick``; at least 100). ``lr``: the
     constant θ-step of the constant-step claims (default 1/L). ``config``: a ``SuiteConfig`` or a
-    TOML file (docs/api.md "Config files"); the other arguments override it.
+    TOML file (docs/api.md "Config files"); the other arguments override it. ``workers``: the
+    processes that run the (claim, method) jobs (default: the environment variable
+    EXCESSMTL_ORACLE_WORKERS, else one per core up to one per job; 1 runs them in this
+    process); the results are bit-identical whatever the count (``proofs_check.pool``).
     """
     methods = _as_list(method, "method") or [R.ExcessMTL("exact", "paper",
                                                          scale_processing=False)]
@@ -381,41 +386,39 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
                        **setup.to_json(), "steps": T, "seeds": seed_list}
                 for name, p, setup in games}
     spec_cfg = replace(cfg_all, problems=tuple(sp for _, sp in specs)) if specs else cfg_all
-    results = []
-    work = len(methods) * (("rate" in ids) * len(games) * len(regimes)
-                           + len([c for c in ids if c != "rate"]))
-    bar = tqdm(total=work, desc="verify", disable=not progress, leave=False)
-    for m in methods:
+
+    def run_one(m: object, cid: str) -> ClaimResult:
+        """One claim for one method (a job: in this process or a pool worker)."""
         label, simplex = describe(m), on_simplex(m)
-        for cid in ids:
-            try:
-                if cid == "rate":
-                    runs = []
-                    for name, p, setup in games:
-                        for b in regimes:
-                            rname = "full batch" if b is None else f"batch {b}"
-                            runs.append(rate_claim.run_seeds(
-                                f"{name} {rname}", p, simplex, setup, T, seed_list, batch_size=b,
-                                sampler=sampler, backend=backend))
-                            bar.update()
-                    tight = rate_claim.tight_runs(simplex, seed_list, T, seed=cfg_all.seed,
-                                                  backend=backend) if problem is None else None
-                    if tight is not None:
-                        runs.append(tight)
-                        rate_cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
-                    result = replace(rate_claim.claim_result(runs, rate_cfg), method=label)
-                elif cid == "robustness":
-                    result = robustness_claim.check(simplex, label, spec_cfg)
-                else:
-                    module = pareto_claim if cid == "pareto-optimal" else stationarity_claim
-                    result = module.check(simplex, label, problems, cfg_all, seed_list)
-            except Exception:
-                _raise_method_error(simplex)     # the method's own error, if it caused this one
-                raise
-            _raise_method_error(simplex)         # a claim counts a failed run as a finding
-            results.append(result)
-            if cid != "rate":
-                bar.update()
+        try:
+            if cid == "rate":
+                runs = [rate_claim.run_seeds(
+                            f"{name} {'full batch' if b is None else f'batch {b}'}", p, simplex,
+                            setup, T, seed_list, batch_size=b, sampler=sampler, backend=backend)
+                        for name, p, setup in games for b in regimes]
+                tight = rate_claim.tight_runs(simplex, seed_list, T, seed=cfg_all.seed,
+                                              backend=backend) if problem is None else None
+                cfg = dict(rate_cfg)
+                if tight is not None:
+                    runs.append(tight)
+                    cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
+                result = replace(rate_claim.claim_result(runs, cfg), method=label)
+            elif cid == "robustness":
+                result = robustness_claim.check(simplex, label, spec_cfg)
+            else:
+                module = pareto_claim if cid == "pareto-optimal" else stationarity_claim
+                result = module.check(simplex, label, problems, cfg_all, seed_list)
+        except Exception:
+            _raise_method_error(simplex)     # the method's own error, if it caused this one
+            raise
+        _raise_method_error(simplex)         # a claim counts a failed run as a finding
+        return result
+
+    jobs = [(m, cid) for m in methods for cid in ids]
+    cost = [len(games) * len(regimes) if cid == "rate" else 1 for _, cid in jobs]
+    bar = tqdm(total=sum(cost), desc="verify", disable=not progress, leave=False)
+    results = pool.run_jobs(run_one, jobs, workers=pool.worker_count(workers, len(jobs)),
+                            done=lambda k: bar.update(cost[k]))
     bar.close()
     settings = {"entry": "verify", "seeds": seed_list, "steps": T, "batch_size": regimes,
                 "sampler": sampler, "backend": backend, "seed": seed_list[0],
