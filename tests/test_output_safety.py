@@ -132,7 +132,7 @@ def test_an_interruption_leaves_no_debris_and_one_line(tmp_path, capsys, monkeyp
         raise AssertionError("the signal should have interrupted this call")
 
     target = "proofs_check.report.suite.run_claims" if when == "claims" else \
-        "proofs_check.report.plots.make_figures"
+        "proofs_check.report.suite.write_index"     # inside the staging folder, its last write
     monkeypatch.setattr(target, interrupt)
     out = tmp_path / "deep" / "results"
     assert cli.main(["--quick", "--claims", "proof-steps", "--out", str(out)]) == code
