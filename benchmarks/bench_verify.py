@@ -13,7 +13,11 @@ that "verify = 30× the loop" means the same on a fast and a slow machine.
 
 Reported (lower is better):
   verify / calibration        the whole call;
-  per claim / calibration     each claim run alone (claims=[...]);
+  one worker / calibration    the same in this process only (workers=1; the default uses one
+                              worker process per core, proofs_check.pool);
+  batched protocol            the same Hedge offering init_states/step_batch (one call per
+                              step for all seeds, reference.lockstep.offers_batch);
+  per claim / calibration     each claim run alone (claims=[...], one worker);
   per layer (share of verify) cProfile's exclusive time grouped by where it is spent: the
                               problem oracles (reference/problems.py, gpu/problems.py), the
                               user's method step, the loop's bookkeeping (reference/loop.py,
@@ -49,6 +53,19 @@ class UserHedge:
         logits = state + self.step_size * excess
         w = np.exp(logits - logits.max())
         return logits, w / w.sum()
+
+
+class UserHedgeBatched(UserHedge):
+    """The same Hedge with the optional batched protocol (reference.lockstep.offers_batch): one
+    call per step for all seeds, rows independent."""
+
+    def init_states(self, n_tasks: int, dim: int, replicas: int) -> np.ndarray:
+        return np.zeros((replicas, n_tasks))
+
+    def step_batch(self, state, losses, grads, *, excess=None, hessians=None):
+        logits = state + self.step_size * excess
+        w = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return logits, w / w.sum(axis=1, keepdims=True)
 
 
 def calibration(steps: int = 20_000, seed: int = 0) -> float:
@@ -110,31 +127,43 @@ def main() -> None:
     t0 = time.perf_counter()
     report = pc.verify(UserHedge(), **kw)
     total = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    serial = pc.verify(UserHedge(), workers=1, **kw)
+    total_serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    batched = pc.verify(UserHedgeBatched(), **kw)
+    total_batched = time.perf_counter() - t0
     calib_after = calibration()                 # the machine may have changed pace: both ends
     calib = 0.5 * (calib + calib_after)
-    rows = {"verify / calibration": total / calib}
+    rows = {"verify / calibration": total / calib,
+            "verify, one worker / calibration": total_serial / calib,
+            "verify, batched protocol / calibration": total_batched / calib}
+    same = [c.verdict for c in report.claims] == [c.verdict for c in serial.claims] == \
+        [c.verdict for c in batched.claims]
     print(f"calibration loop (20 000 steps): mean of before/after = {calib:.3f} s")
     print(f"verify, all claims, {args.seeds} seeds, regimes {regimes}: {total / calib:.1f}× the "
-          "calibration loop")
+          f"calibration loop ({pc.pool.worker_count(None, 4)} workers); one worker "
+          f"{total_serial / calib:.1f}×; the batched protocol {total_batched / calib:.1f}×; "
+          f"verdicts {'identical' if same else 'DIFFER'}")
     if args.per_claim:
         for cid in pc.VERIFIABLE:
             t0 = time.perf_counter()
-            pc.verify(UserHedge(), claims=[cid], **kw)
+            pc.verify(UserHedge(), claims=[cid], workers=1, **kw)
             rows[f"{cid} / calibration"] = (time.perf_counter() - t0) / calib
             print(f"  {cid:18s} {rows[f'{cid} / calibration']:.1f}×")
     prof = cProfile.Profile()
     prof.enable()
-    pc.verify(UserHedge(), **kw)
+    pc.verify(UserHedge(), workers=1, **kw)
     prof.disable()
     share = layers(prof)
     whole = sum(share.values())
     print("per layer (share of verify's profiled time):")
     for k, v in share.items():
         print(f"  {k:36s} {v / whole:6.1%}")
-    write_json(args.out, {"ratios": rows, "layer_share": {k: v / whole for k, v in share.items()},
+    write_json(args.out, {"ratios": rows, "verdicts_identical": same,
+                          "layer_share": {k: v / whole for k, v in share.items()},
                           "seeds": args.seeds, "regimes": [str(r) for r in regimes],
-                          "verdicts": {c.id: c.verdict if hasattr(c, "verdict") else c.passed
-                                       for c in report.claims}})
+                          "verdicts": {c.id: c.verdict for c in report.claims}})
 
 
 if __name__ == "__main__":

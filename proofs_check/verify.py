@@ -23,9 +23,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from tqdm import tqdm
 
 import reference as R
+from reference.lockstep import offers_batch
 
 from . import pool
 from .claims import theory
@@ -216,6 +218,49 @@ class SimplexWeights:
             self._record(exc)
             raise
         return _Counted(t, inner), w / w.sum()
+
+
+    # the optional batched protocol (reference.lockstep.offers_batch), when the inner method
+    # offers it: one call per step for every replica, weights put on the simplex row by row
+    @property
+    def offers_batch(self) -> bool:
+        return offers_batch(self.inner)
+
+    def init_states(self, n_tasks: int, dim: int, replicas: int) -> object:
+        return _Counted(0, self._user("init_states", self.inner.init_states, n_tasks, dim,
+                                      replicas))
+
+    def step_batch(self, state, losses, grads, *, excess=None, hessians=None):
+        if type(state) is not _Counted:
+            raise TypeError(f"state must be the state returned by SimplexWeights.init_states or "
+                            f"step_batch, got {type(state).__name__}")
+        if self._errors:
+            raise self._errors[0]
+        t = state.t + 1
+        try:
+            out = self.inner.step_batch(state.inner, losses, grads, excess=excess,
+                                        hessians=hessians)
+        except BaseException as exc:  # noqa: BLE001 - user code; _user decides what it becomes
+            self._raise(f"step_batch at t={t}", exc)
+            raise
+        try:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise R.UserMethodError(f"method {self.label}: step_batch must return (state, "
+                                        f"weights), got {type(out).__name__} at step t={t}")
+            inner, w = out
+            w = np.asarray(w, dtype=np.float64)
+            if w.shape != losses.shape:
+                raise R.UserMethodError(f"method {self.label}: step_batch returned weights of "
+                                        f"shape {w.shape} at step t={t}, expected "
+                                        f"{losses.shape} (one row per replica)")
+            sums = w.sum(axis=1)
+            if not (np.isfinite(sums).all() and w.min() >= 0 and (sums > 0).all()):
+                for row in w:                   # the serial loop's message for the bad row
+                    R.loop.checked_weights(self.inner, row, w.shape[1], t, signed=False)
+        except R.UserMethodError as exc:
+            self._record(exc)
+            raise
+        return _Counted(t, inner), w / w.sum(axis=1, keepdims=True)
 
 
 def on_simplex(method: object) -> object:

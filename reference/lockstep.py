@@ -28,6 +28,11 @@ and λ:
 * minibatches (any loss): the rows each replica's own ``MinibatchSampler`` draws, gathered for
   all replicas at once.
 
+A method may also offer the optional batched protocol (``offers_batch``): ``init_states(n_tasks,
+dim, replicas)`` and ``step_batch(state, losses (R, m), grads (R, m, d), *, excess=None)``
+returning (R, m) weights, so that one call per step serves every replica (a replica's rows are
+its own: the method must treat the rows independently).
+
 Anything else (other problem types, a method that needs Hessians, one that cannot be copied)
 is not lockstepped: ``lockstep_supported`` says so and the callers run replica by replica.
 
@@ -54,7 +59,7 @@ from .nonconvex import TanhNetProblem
 from .problems import MultiTaskProblem
 from .sampling import MinibatchSampler
 
-__all__ = ["lockstep_supported", "run_lockstep"]
+__all__ = ["lockstep_supported", "offers_batch", "run_lockstep"]
 
 
 def _copies(method: object, count: int) -> list[object] | None:
@@ -220,7 +225,72 @@ def run_lockstep(problems: Sequence[MultiTaskProblem], method: object, steps: in
                  seeds: Sequence[int] | None = None) -> list[Trajectory | BaseException]:
     """One ``Trajectory`` per replica r (problem ``problems[r]``, start ``theta0[r]``, minibatch
     stream ``seeds[r]``), or the exception that ended it (module docstring). The arguments mean
-    what they mean for ``reference.loop.run``; check ``lockstep_supported`` first."""
+    what they mean for ``reference.loop.run``; check ``lockstep_supported`` first.
+
+    A method that offers the batched protocol (``offers_batch``) is called once per step for all
+    replicas; if one of them stops (diverges), the run is made again replica by replica, so that
+    the others still get their trajectories."""
+    kw = dict(theta0=theta0, lr=lr, schedule=schedule, project_radius=project_radius,
+              project_center=project_center, batch_size=batch_size, sampler=sampler, seeds=seeds)
+    try:
+        return _run(problems, method, steps, batch=offers_batch(method), **kw)
+    except _BatchBroken:
+        return _run(problems, method, steps, batch=False, **kw)
+
+
+def offers_batch(method: object) -> bool:
+    """Whether ``method`` offers the optional batched protocol: ``init_states(n_tasks, dim,
+    replicas)`` and ``step_batch(state, losses (R, m), grads (R, m, d), *, excess=None,
+    hessians=None) -> (state, weights (R, m))``, one call for R independent replicas (its
+    ``offers_batch`` attribute, where it has one, decides: a wrapper says whether what it wraps
+    offers it)."""
+    flag = getattr(method, "offers_batch", None)
+    if isinstance(flag, bool):
+        return flag
+    return callable(getattr(method, "init_states", None)) and \
+        callable(getattr(method, "step_batch", None))
+
+
+class _BatchBroken(Exception):
+    """A replica of a batched run stopped: run again one replica at a time."""
+
+
+def _batch_step(method: object, label: str, t: int, state: object, losses: np.ndarray,
+                grads: np.ndarray, extra: dict, R: int, m: int) -> tuple[object, np.ndarray]:
+    """``method.step_batch`` at step t, its weights checked row by row (``checked_weights``)."""
+    try:
+        out = method.step_batch(state, losses, grads, **extra)
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from user code
+        if v.passes_through(exc):
+            raise
+        kind, text = v.describe_exception(exc)
+        raise v.UserMethodError(f"method {label} raised {kind} in step_batch at t={t}"
+                                + (f": {text}" if text else "")) from exc
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise v.UserMethodError(f"method {label}: step_batch must return (state, weights), got "
+                                f"{type(out).__name__} at step t={t}")
+    state, w = out
+    try:
+        w = np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise v.UserMethodError(f"method {label}: step_batch returned {type(w).__name__} as "
+                                f"weights at step t={t}, not an ({R}, {m}) array") from None
+    if w.shape != (R, m):
+        raise v.UserMethodError(f"method {label}: step_batch returned weights of shape "
+                                f"{getattr(w, 'shape', None)} at step t={t}, expected ({R}, {m}) "
+                                "(one row per replica)")
+    ok = np.isfinite(w.sum(axis=1)) & (w.min(axis=1) >= 0) & (w.sum(axis=1) > 0)
+    for r in np.flatnonzero(~ok):                  # the per-row message of the serial loop
+        checked_weights(method, w[r], m, t)
+    return state, w
+
+
+def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, batch: bool,
+         theta0: np.ndarray, lr: float, schedule: str, project_radius: float | None,
+         project_center: object, batch_size: int | None, sampler: str,
+         seeds: Sequence[int] | None) -> list[Trajectory | BaseException]:
     problems = list(problems)
     if not lockstep_supported(problems, method):
         raise TypeError("run_lockstep needs MultiTaskProblems of one loss, shape and λ, and a "
@@ -261,9 +331,15 @@ def run_lockstep(problems: Sequence[MultiTaskProblem], method: object, steps: in
     estimates = np.full((T, R, m), np.nan)
     combined = np.empty((T, R))
     etas = lr * np.ones(T) if schedule == "constant" else lr / np.sqrt(np.arange(1, T + 1))
-    methods = _copies(method, R)
-    states = [v.call_user(f"method {label}", "init_state", mk.init_state, m, d, every=False)
-              for mk in methods]
+    if batch:
+        methods = _copies(method, 1)              # its own copy, as each replica gets one
+        method = methods[0]
+        batch_state = v.call_user(f"method {label}", "init_states", method.init_states, m, d, R,
+                                  every=False)
+    else:
+        methods = _copies(method, R)
+        states = [v.call_user(f"method {label}", "init_state", mk.init_state, m, d, every=False)
+                  for mk in methods]
     failed: list[BaseException | None] = [None] * R
     live = np.arange(R)
     alpha = np.empty((R, m))
@@ -293,7 +369,20 @@ def run_lockstep(problems: Sequence[MultiTaskProblem], method: object, steps: in
         if "excess" in needs:
             extra_excess = E if draws is None else seen - oracles.opt_r[live]
         keep = np.ones(live.size, dtype=bool)
-        for k, r in enumerate(live):
+        if batch:                                   # one call for every replica
+            if live.size < R:                       # a replica stopped: the batch cannot shrink
+                raise _BatchBroken
+            kw = {} if extra_excess is None else {"excess": extra_excess.copy()}
+            try:
+                batch_state, a = _batch_step(method, label, t + 1, batch_state, seen.copy(),
+                                             g.copy(), kw, R, m)
+            except FloatingPointError as exc:
+                raise _BatchBroken from exc
+            alpha[:] = a
+            est = getattr(batch_state, "estimate", None)
+            if est is not None:
+                estimates[t] = est
+        for k, r in enumerate(live if not batch else ()):
             extra = {} if extra_excess is None else {"excess": extra_excess[k].copy()}
             try:
                 states[r], a = _step(methods[r], label, t + 1, states[r], seen[k].copy(),

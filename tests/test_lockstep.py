@@ -103,3 +103,49 @@ def test_tanh_network_replicas_are_the_serial_runs(batch_size):
                        batch_size=batch_size, seed=s)
         assert np.isnan(tr.excess).all() and np.isnan(serial.excess).all()
         assert_same(tr, serial)
+
+
+class BatchedHedge(CountingHedge):
+    """CountingHedge with the batched protocol: every replica's row in one call."""
+
+    def init_states(self, n_tasks, dim, replicas):
+        return np.zeros((replicas, n_tasks))
+
+    def step_batch(self, state, losses, grads, *, excess=None, hessians=None):
+        logits = state + self.step_size * excess
+        w = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return logits, w / w.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("batch_size", [None, 8], ids=["full batch", "batch 8"])
+def test_a_batched_method_gives_the_per_replica_runs(batch_size):
+    problem = R.make_logistic_problem(3, 5, 60, seed=3)
+    starts = np.random.default_rng(2).standard_normal((4, 5))
+    kw = dict(lr=0.3, schedule="inv_sqrt", project_radius=2.0, batch_size=batch_size,
+              seeds=[0, 1, 2, 3], theta0=starts)
+    one_call = run_lockstep([problem] * 4, BatchedHedge(), 120, **kw)
+    per_row = run_lockstep([problem] * 4, CountingHedge(), 120, **kw)
+    for a, b in zip(one_call, per_row):
+        assert_same(a, b)
+
+
+def test_a_batched_run_whose_replica_diverges_is_run_again_replica_by_replica():
+    problem = R.make_linear_problem(2, 3, 30, seed=0)
+    starts = np.array([[0.0, 0.0, 0.0], [1e200, 1e200, 1e200]])
+    out = run_lockstep([problem] * 2, BatchedHedge(), 50, theta0=starts, lr=0.1)
+    assert isinstance(out[0], R.Trajectory) and isinstance(out[1], R.DivergenceError)
+    assert_same(out[0], R.run(problem, CountingHedge(), 50, lr=0.1))
+
+
+def test_verify_takes_the_batched_protocol_through_its_wrapper():
+    import proofs_check as pc
+    kw = dict(claims=["rate", "pareto-optimal"], seeds=2, steps=200, batch_size=[None, 8],
+              workers=1)
+    a, b = pc.verify(BatchedHedge(), **kw), pc.verify(CountingHedge(), **kw)
+    for ca, cb in zip(a.claims, b.claims):
+        np.testing.assert_allclose([c.measured for c in ca.checks],
+                                   [c.measured for c in cb.checks], rtol=1e-9, atol=1e-12)
+    bad = BatchedHedge()
+    bad.step_batch = lambda state, losses, grads, **kw: (state, -np.ones(losses.shape))
+    with pytest.raises(R.UserMethodError, match="negative weights at step t=1"):
+        pc.verify(bad, **kw)
