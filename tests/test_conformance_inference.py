@@ -342,6 +342,9 @@ def test_compare_warns_when_a_run_ends_in_a_period_2_cycle():
         half = pc.compare(PERIOD2, {"hedge": HEDGE}, 200, lr=0.5 / smoothness(PERIOD2))
     assert half.gap[0, 0, -1] < 1e-9 and half.settings["oscillating"] == []
     assert issubclass(pc.OscillationWarning, UserWarning)
+    from proofs_check.report.figures import _title
+    assert "WARNING: hedge ended in a period-2 cycle" in _title(res, "Convergence")
+    assert "WARNING" not in _title(half, "Convergence")
 
 
 def test_the_oscillation_detector_on_known_series():

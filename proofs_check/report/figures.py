@@ -76,9 +76,17 @@ def _style(k: int) -> dict:
 
 
 def _title(res: Comparison, what: str) -> str:
+    """The plot's title; a run that ended in a cycle (``compare``'s ``OscillationWarning``)
+    says so in it, so a flat curve is not read as convergence."""
     regime = "full batch" if res.settings.get("batch_size") is None else \
         f"batch {res.settings['batch_size']}"
-    return f"{what}\n{res.problem}, {regime}, {res.settings.get('seeds', 1)} seed(s)"
+    title = f"{what}\n{res.problem}, {regime}, {res.settings.get('seeds', 1)} seed(s)"
+    cycling = res.settings.get("oscillating") or []
+    if cycling:
+        names = sorted({c.split(",")[0] for c in cycling})
+        title += (f"\nWARNING: {', '.join(names)} ended in a period-2 cycle (lr too large), "
+                  "not at a solution")
+    return title
 
 
 def plot_convergence(results: object, path: str | Path, *, vector: str = "svg",
