@@ -157,14 +157,16 @@ class _Oracles:
         if self.single:
             X, y = self.X[0], self.y[0]                                  # (m, n, d), (m, n)
             z = (X.reshape(m * n, d) @ theta.T).reshape(m, n, R).transpose(2, 0, 1)
-            r = expit(z) - y
+            soft, r = _softplus_sigmoid(z)
+            r -= y
             g = np.matmul(r.transpose(1, 0, 2), X).transpose(1, 0, 2)    # (R, m, d)
         else:
             X, y = self._per_replica(self.X, rows), self._per_replica(self.y, rows)
-            z = np.matmul(X, theta[:, None, :, None])[..., 0]            # (R, m, n)
-            r = expit(z) - y
+            z = np.matmul(X.reshape(R, m * n, d), theta[:, :, None]).reshape(R, m, n)
+            soft, r = _softplus_sigmoid(z)
+            r -= y
             g = np.matmul(r[:, :, None, :], X)[:, :, 0, :]
-        losses = np.mean(np.logaddexp(0.0, z) - y * z, axis=2) + reg
+        losses = np.mean(soft - y * z, axis=2) + reg
         g = g / n + self.l2 * theta[:, None, :]
         return losses, g, losses - opt
 
@@ -207,6 +209,16 @@ class _Oracles:
         gW = np.matmul(delta.transpose(0, 1, 3, 2), X) / n                  # (R, m, h, p)
         losses = 0.5 * np.mean(r * r, axis=2)
         return losses, np.concatenate([gW.reshape(R, self.m, h * p), gv], axis=2)
+
+
+def _softplus_sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log(1 + e^z), σ(z)) from one exponential e = e^{−|z|}: softplus = max(z, 0) + log1p(e),
+    σ = 1/(1 + e) for z >= 0 and e/(1 + e) below (both exact to a few ulps, no overflow; the
+    reference's ``logaddexp(0, z)`` and ``expit(z)`` cost three exponentials)."""
+    e = np.exp(-np.abs(z))
+    soft = np.maximum(z, 0.0) + np.log1p(e)
+    inv = 1.0 / (1.0 + e)
+    return soft, np.where(z >= 0, inv, e * inv)
 
 
 def _project(theta: np.ndarray, center: np.ndarray, radius: float | None) -> np.ndarray:
