@@ -1,6 +1,7 @@
 """Benchmark 3: how one logistic losses+gradients step grows with n, d, m and B, as ratios to a
 base configuration measured in the same run, and each ratio against the ratio of bytes of X
-(a one-pass kernel should track the bytes).
+(a one-pass kernel should track the bytes). The first line names the pass measured: the fused
+CUDA kernel, the fused numba kernel (NumPy with numba installed) or the NumPy two-pass path.
 
     python benchmarks/bench_scaling.py --backend cupy
     python benchmarks/bench_scaling.py --backend numpy --base-n 20000
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import check_out, device_name, peak_memory, time_call, write_json
+from common import check_out, device_name, logistic_path, peak_memory, time_call, write_json
 
 import gpu
 
@@ -40,12 +41,13 @@ def main() -> None:
                                                    * p.X.itemsize),
                      "peak_memory_bytes": peak_memory(args.backend)})
         p = step = None             # free the device memory before the next configuration
+    path = logistic_path(args.backend)
     print(f"device: {device_name(args.backend)}; base B=1, m=4, n={args.base_n}, d=64, "
-          f"{args.dtype}")
+          f"{args.dtype}; {path}")
     print(f"  {'config':8s} {'time ratio':>10s} {'bytes ratio':>11s}")
     for r in rows:
         print(f"  {r['config']:8s} {r['time_ratio']:10.2f} {r['bytes_ratio']:11.1f}")
-    write_json(args.out, {"device": device_name(args.backend), "rows": rows})
+    write_json(args.out, {"device": device_name(args.backend), "path": path, "rows": rows})
 
 
 if __name__ == "__main__":

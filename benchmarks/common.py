@@ -1,11 +1,13 @@
-"""Timing helpers shared by the benchmarks: synchronised timers and the measured copy bandwidth."""
+"""Timing helpers shared by the benchmarks: synchronised timers (one function, or several
+interleaved call by call so that all of them see the same load on a shared machine), the measured
+copy bandwidth, and which logistic path ``gpu`` takes here."""
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,55 @@ def time_call(fn: Callable[[], object], backend: str, *, repeats: int = 10, warm
         sync(backend)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], backend: str, *, repeats: int = 10,
+                     warmup: int = 2, burst: int = 3, pause: float = 0.25) -> dict[str, float]:
+    """Median wall time in seconds of each function, measured in rounds so that a burst of load
+    on a shared machine falls on all of them alike. Each round gives every function a burst of
+    ``burst`` consecutive calls, the first untimed, after a pause of ``pause`` seconds: the
+    worker threads of the previous function (OpenBLAS, OpenMP) spin for a while after their last
+    call, and would otherwise compete with the next function's threads. ``repeats`` timed calls
+    of each function in all."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    while min(len(ts) for ts in times.values()) < repeats:
+        for name, fn in fns.items():
+            sync(backend)
+            time.sleep(pause)
+            fn()
+            for _ in range(burst - 1):
+                sync(backend)
+                t0 = time.perf_counter()
+                fn()
+                sync(backend)
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def copier(x: object, backend: str) -> Callable[[], None]:
+    """A function that copies ``x`` into a preallocated array (for the copy bandwidth)."""
+    xp = gpu.namespace(backend)
+    y = xp.empty_like(x)
+
+    def copy() -> None:
+        xp.copyto(y, x)
+    return copy
+
+
+def logistic_path(backend: str) -> str:
+    """Which fused pass ``BatchedProblem.losses_and_grads`` takes for logistic losses here."""
+    if backend == "cupy":
+        return "fused CUDA kernel"
+    from gpu import cpu_fused
+    if cpu_fused.available():
+        import numba      # not numba.get_num_threads(): it would start numba's OpenMP threads
+        return f"fused numba kernel (numba {numba.__version__}, {cpu_fused.threads()} threads)"
+    why = "EXCESSMTL_ORACLE_NO_NUMBA is set" if cpu_fused.numba_installed() else \
+        "numba is not installed"
+    return f"NumPy two-pass ({why})"
 
 
 def copy_bandwidth(x: object, backend: str) -> float:

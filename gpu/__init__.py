@@ -2,7 +2,9 @@
 
 Same public API as ``reference`` for problems, methods, ``run`` and metrics, plus batched forms
 over B replicas (arrays (B, m, ...)). ``backend="cupy"`` needs CuPy and a GPU and never falls back
-to the CPU silently (``gpu.backend.BackendUnavailable``).
+to the CPU silently (``gpu.backend.BackendUnavailable``). On NumPy, logistic losses take a fused
+numba pass, and ``run_batched(..., record="final")`` a compiled run, where numba (the ``fast``
+extra) is installed and ``EXCESSMTL_ORACLE_NO_NUMBA`` is unset (``gpu.cpu_fused``).
 """
 
 from reference import IMTLG, MGDA, EqualWeights, ExcessMTL, GroupDRO

@@ -2,6 +2,11 @@
 
 Per step, for all replicas b: α_t = method.step(ℓ(θ_{t−1}), g, [E, H]),
 θ_t = Π(θ_{t−1} − η_t Σ_i α_t,i g_i). θ and the weights are float64 whatever the data dtype.
+
+On NumPy with numba installed, ``record="final"`` full-batch runs of float64 logistic problems by
+ExcessMTL ('adagrad', 'exact'), GroupDRO or EqualWeights run as compiled code, one replica at a
+time per thread, all T steps while the replica's data is in cache (``gpu.cpu_fused.run_final``).
+The steps and the records are the same; tests/test_cpu_fused.py checks it against this loop.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import reference as R
 from reference.loop import Trajectory, step_size
 
 from . import backend as bk
+from . import cpu_fused
 from .problems import BatchedProblem, replica_index
-from .weighting import BatchedMethod, batched
+from .weighting import BASELINE_ERROR, BatchedMethod, batched
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,9 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
         return center + delta * xp.minimum(1.0, radius / xp.maximum(nrm, 1e-300))
 
     theta = project(theta)
+    if type(meth) is BatchedMethod and cpu_fused.supports_run(problem, meth.ref, record=record,
+                                                              batch_size=batch_size):
+        return _run_compiled(problem, meth, T, lr, schedule, theta, radius, center_host)
     draws = None
     if batch_size is not None:
         seeds = list(range(B)) if seeds is None else list(seeds)
@@ -115,12 +124,15 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
     combined = xp.empty((T if full else 1, B))
     etas = np.empty(T)
     need_excess = "excess" in meth.needs
+    # the losses of a step are needed to record them, for E = ℓ − ℓ*, or by a loss-based method;
+    # without them the fused CPU pass skips a log1p per row
+    need_losses = full or need_excess or meth.uses_losses or draws is not None
     state = meth.init_state(B, m, d)
     # non-finite values are diagnosed once, at the end (no per-step device sync)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(T + 1):
-            loss, g = problem.losses_and_grads(theta)
-            g = g.astype(xp.float64)
+            loss, g = problem._losses_and_grads(theta, want_loss=need_losses or t == T)
+            g = g.astype(xp.float64, copy=False)
             rec = t if full else 0
             if full or t == T:
                 thetas[rec] = theta
@@ -136,7 +148,7 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
             if draws is not None:
                 idx = np.stack([draw() for draw in draws])
                 loss, g = problem.minibatch_losses_and_grads(theta, idx)
-                g = g.astype(xp.float64)
+                g = g.astype(xp.float64, copy=False)
                 if need_excess:
                     ex = loss.astype(xp.float64) - problem.optimal_losses
             if need_excess:
@@ -145,7 +157,8 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
                 H = problem.hessians(theta) if draws is None else \
                     problem.minibatch_hessians(theta, idx)
                 extra["hessians"] = H.astype(xp.float64)
-            state, alpha = meth.step(state, loss.astype(xp.float64), g, **extra)
+            state, alpha = meth.step(state, None if loss is None else loss.astype(xp.float64),
+                                     g, **extra)
             direction = xp.einsum("bm,bmd->bd", alpha, g)
             w = t if full else 0
             if full or t == T - 1:
@@ -164,6 +177,25 @@ def run_batched(problem: BatchedProblem, method: object, steps: int, *, lr: floa
                              estimates=h(estimates), grad_norms=h(gnorms), step_sizes=etas,
                              combined_grad_norms=h(combined), schedule=schedule, lr=lr,
                              project_radius=radius, record=record, project_center=center_host)
+
+
+def _run_compiled(problem: BatchedProblem, meth: BatchedMethod, T: int, lr: float,
+                  schedule: str, theta: np.ndarray, radius: float | None,
+                  center: np.ndarray) -> BatchedTrajectory:
+    """``run_batched(..., record="final")`` as one compiled run per replica
+    (``gpu.cpu_fused.run_final``): the same steps and the same records, the same errors."""
+    etas = np.array([step_size(lr, schedule, t + 1) for t in range(T)], dtype=np.float64)
+    rec = cpu_fused.run_final(problem, meth.ref, theta, etas, center, radius)
+    if rec["bad_baseline"].any():
+        raise ValueError(BASELINE_ERROR)
+    if not (np.all(np.isfinite(rec["thetas"])) and np.all(np.isfinite(rec["weights"]))):
+        raise R.DivergenceError(_divergence_cause(rec["losses"], rec["weights"], False, lr))
+    return BatchedTrajectory(method=repr(meth.ref), problem=repr(problem), thetas=rec["thetas"],
+                             weights=rec["weights"], losses=rec["losses"], excess=rec["excess"],
+                             estimates=rec["estimates"], grad_norms=rec["grad_norms"],
+                             step_sizes=etas, combined_grad_norms=rec["combined_grad_norms"],
+                             schedule=schedule, lr=lr, project_radius=radius, record="final",
+                             project_center=center)
 
 
 def _divergence_cause(losses: np.ndarray, weights: np.ndarray, full: bool, lr: float) -> str:

@@ -9,8 +9,10 @@ Arrays carry a leading replica axis: θ (B, d), losses (B, m), grads (B, m, d).
   step: ℓ_i = mean|Xθ − y|, subgradient Xᵀsign(Xθ − y)/n. Its optima are linear programs, solved
   per replica on the host by the reference.
 * Logistic regression reads X once per step. On CuPy a fused kernel (``gpu.kernels``) computes
-  the losses and the gradients in one pass over X. On NumPy (and as the "two-pass" baseline) it
-  uses z = Xθ followed by Xᵀ(σ(z) − y).
+  the losses and the gradients in one pass over X; on NumPy the numba kernel of ``gpu.cpu_fused``
+  does, where numba is installed (the ``fast`` extra) and ``EXCESSMTL_ORACLE_NO_NUMBA`` is unset.
+  Otherwise (and as the "two-pass" baseline, ``fused=False``) it uses z = Xθ followed by
+  Xᵀ(σ(z) − y).
 
 The maths is that of ``reference.problems`` (see its docstring and docs/sources.md §S1.5). The
 optima θ_i* and ℓ_i* are solved on the device: a batched solve for linear regression, batched
@@ -27,6 +29,7 @@ import numpy as np
 import reference as R
 
 from . import backend as bk
+from . import cpu_fused
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,7 +44,7 @@ class BatchedProblem:
     c: object = None              # linear: (B, m)
     X: object = None              # logistic, and linear for minibatches: (B, m, n, d)
     y: object = None              # logistic, and linear for minibatches: (B, m, n)
-    fused: bool = True            # use the fused CuPy kernel for logistic losses/gradients
+    fused: bool = True            # logistic: the fused pass (CUDA kernel, or numba on NumPy)
 
     @property
     def xp(self):
@@ -86,19 +89,37 @@ class BatchedProblem:
 
     def losses_and_grads(self, theta: object) -> tuple[object, object]:
         """(ℓ (B, m), ∇ℓ (B, m, d)) in one pass over the data."""
+        return self._losses_and_grads(theta, want_loss=True)
+
+    def _losses_and_grads(self, theta: object, *, want_loss: bool) -> tuple[object, object]:
+        """``losses_and_grads``; with ``want_loss=False`` the fused CPU pass skips the losses and
+        returns None for them (the gradients are the same). Logistic losses use a fused pass
+        where there is one (``fused=True``): the CUDA kernel on CuPy (``gpu.kernels``), the
+        numba kernel on NumPy where numba is installed (``gpu.cpu_fused``); otherwise the
+        two-pass NumPy path ``_data_terms``."""
         xp = self.xp
-        th = self._per_task(self._theta(theta))
-        reg = 0.5 * self.l2 * xp.sum(th * th, axis=-1)
+        th = self._theta(theta)
+        th_task = self._per_task(th)
         if self.loss == "linear":
-            At = xp.einsum("bmde,bme->bmd", self.A, th)
-            loss = 0.5 * xp.sum(th * At, axis=-1) - xp.sum(self.b * th, axis=-1) + self.c + reg
-            return loss, At - self.b + self.l2 * th
-        if self.fused and bk.is_cupy(xp) and self.loss == "logistic":
+            reg = 0.5 * self.l2 * xp.sum(th_task * th_task, axis=-1)
+            At = xp.einsum("bmde,bme->bmd", self.A, th_task)
+            loss = 0.5 * xp.sum(th_task * At, axis=-1) - xp.sum(self.b * th_task, axis=-1) + \
+                self.c + reg
+            return loss, At - self.b + self.l2 * th_task
+        fused_cpu = False
+        if self.fused and self.loss == "logistic" and bk.is_cupy(xp):
             from .kernels import logistic_loss_grad
-            loss, grad = logistic_loss_grad(self.X, self.y, th)
+            loss, grad = logistic_loss_grad(self.X, self.y, th_task)
+        elif self.fused and self.loss == "logistic" and cpu_fused.available():
+            fused_cpu = True
+            loss, grad = cpu_fused.logistic_loss_grad(
+                self.X, self.y, th[:, None, :] if th.ndim == 2 else th, want_loss=want_loss)
         else:
-            loss, grad = self._data_terms(self.X, self.y, th)
-        return loss + reg, grad + self.l2 * th
+            loss, grad = self._data_terms(self.X, self.y, th_task)
+        grad = grad + self.l2 * th_task
+        if fused_cpu and not want_loss:
+            return None, grad
+        return loss + 0.5 * self.l2 * xp.sum(th_task * th_task, axis=-1), grad
 
     def _data_terms(self, X: object, y: object, th: object) -> tuple[object, object]:
         """The data part of (ℓ, ∇ℓ) on sample rows X (B, m, k, d), y (B, m, k): the mean loss

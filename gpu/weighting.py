@@ -18,6 +18,11 @@ import reference as R
 from . import backend as bk
 
 
+BASELINE_ERROR = ("scale processing: a baseline estimate is 0 or subnormal, so Ê/Ê^(1) is "
+                  "undefined or overflows (θ_0 already optimal for that task); use "
+                  "scale_processing=False or baseline_eps > 0")
+
+
 @dataclass(frozen=True)
 class BatchedState:
     t: int
@@ -58,6 +63,7 @@ class BatchedMethod:
         self.ref = method
         self.xp = xp
         self.needs = getattr(method, "needs", frozenset())
+        self.uses_losses = type(method) is R.GroupDRO    # the only one whose step reads ℓ
 
     def __repr__(self) -> str:
         return f"batched({self.ref!r})"
@@ -116,9 +122,7 @@ class BatchedMethod:
             if t == W:
                 base = warm / t
                 if bool(xp.any(base + ref.baseline_eps < np.finfo(np.float64).tiny)):
-                    raise ValueError("scale processing: a baseline estimate is 0 or subnormal, so "
-                                     "Ê/Ê^(1) is undefined or overflows (θ_0 already optimal for "
-                                     "that task); use scale_processing=False or baseline_eps > 0")
+                    raise ValueError(BASELINE_ERROR)
         else:
             with np.errstate(over="ignore"):
                 ratio = e / (base + ref.baseline_eps)

@@ -1,6 +1,8 @@
 """gpu/ mirror ≡ reference (NumPy backend here; the same tests run on CuPy with -m cupy)."""
 
 import importlib.util
+import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import reference as R
 from gpu.backend import BackendUnavailable
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
+HAS_NUMBA = importlib.util.find_spec("numba") is not None      # gpu.cpu_fused, the 'fast' extra
 
 METHODS = [
     R.ExcessMTL("adagrad", "official"), R.ExcessMTL("adagrad", "paper", step_size=0.3),
@@ -50,6 +53,9 @@ def test_numpy_backend_equals_the_reference_to_1e_10(kind, m, d, seeds, method):
     else:
         refs = [R.make_logistic_problem(m, d, 40, flip=0.1, seed=s) for s in seeds]
     assert_backends_agree(refs, method, 12, lr=0.1)
+    if HAS_NUMBA and kind == "logistic":     # and the NumPy two-pass path, where numba ran above
+        with mock.patch.dict(os.environ, {"EXCESSMTL_ORACLE_NO_NUMBA": "1"}):
+            assert_backends_agree(refs, method, 12, lr=0.1)
 
 
 def test_optima_and_metrics_equal_the_reference():
