@@ -6,9 +6,9 @@ __version__ = "0.1.0"   # the version in pyproject.toml (tests/test_release.py k
 
 from .claims import CLAIMS
 from .compare import Comparison, OscillationWarning, compare, load_comparison
-from .conformance.harness import assert_conforms
+from .conformance.port import assert_conforms
 from .config import ProblemSpec, SuiteConfig
-from .report.figures import plot_convergence, plot_front, plot_gap_vs_T, plot_weights
+from .plotting import plot_convergence, plot_front, plot_gap_vs_T, plot_weights
 from .report.result import ClaimResult, SubCheck
 from .verify import VERIFIABLE, Report, verify
 

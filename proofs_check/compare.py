@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 
 import reference as R
+from reference.sampling import SamplerKind
 
 from .report import atomic
-from .claims.common import smoothness, weight_sum
+from .claims.common import describe, smoothness, weight_sum
 from .config import noisy_tasks_of
 
 COMPARISON_KEY = "excessmtl_oracle_comparison"
@@ -169,7 +170,7 @@ def load_comparison(path: str | Path) -> Comparison:
                           meta["settings"])
 
 
-def as_comparison(results: object) -> Comparison:
+def as_comparison(results: Comparison | str | Path) -> Comparison:
     if isinstance(results, Comparison):
         return results
     if isinstance(results, (str, Path)):
@@ -178,8 +179,11 @@ def as_comparison(results: object) -> Comparison:
                     f"{type(results).__name__}")
 
 
-def _labelled(methods: object) -> list[tuple[str, object]]:
-    from .verify import describe
+Methods = R.WeightingMethod | Sequence[R.WeightingMethod] | Mapping[str, R.WeightingMethod]
+"""What ``compare`` takes: a method, a list of them, or a dict label → method."""
+
+
+def _labelled(methods: Methods) -> list[tuple[str, R.WeightingMethod]]:
     if isinstance(methods, Mapping):
         items = [(str(k), v) for k, v in methods.items()]
     elif isinstance(methods, Sequence) and not isinstance(methods, str):
@@ -207,8 +211,9 @@ def short_name(problem: R.MultiTaskProblem) -> str:
             f"{noise}")
 
 
-def compare(problem: R.MultiTaskProblem, methods: object, steps: int, *, lr: float | None = None,
-            batch_size: int | None = None, seeds: int = 1, sampler: str = "with_replacement",
+def compare(problem: R.MultiTaskProblem, methods: Methods, steps: int, *,
+            lr: float | None = None, batch_size: int | None = None, seeds: int = 1,
+            sampler: SamplerKind = "with_replacement",
             noisy_tasks: Sequence[int] | None = None) -> Comparison:
     """Run every method for ``steps`` steps on ``problem`` (``seeds`` minibatch streams when
     ``batch_size`` is set; the full-batch run is deterministic) and record the exact quantities.

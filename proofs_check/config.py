@@ -17,6 +17,7 @@ import reference as R
 
 from . import limits
 from . import theta0 as theta0_mod
+from .stepsize import lr_for, weight_sum
 from .inputs import read_text_file
 
 FAMILIES = ("linear", "logistic")
@@ -87,18 +88,24 @@ class ProblemSpec:
     def noise_at(self, level: float) -> tuple[float, ...]:
         """This spec's noise with every noisy task set to ``level``."""
         noisy = set(self.noisy_tasks)
-        return tuple(level if i in noisy else x for i, x in enumerate(self.noise))
+        return tuple(level if i in noisy else x for i, x in enumerate(self._noise))
+
+    @property
+    def _noise(self) -> tuple[float, ...]:
+        """``noise`` once built: ``__post_init__`` replaces None by ``default_noise``."""
+        assert self.noise is not None
+        return self.noise
 
     def build(self, seed: int = 0, noise: tuple[float, ...] | None = None) -> R.MultiTaskProblem:
-        noise = list(self.noise if noise is None else noise)
+        levels = list(self._noise if noise is None else noise)
         if self.family == "linear":
-            return R.make_linear_problem(self.n_tasks, self.dim, self.n_samples, noise=noise,
+            return R.make_linear_problem(self.n_tasks, self.dim, self.n_samples, noise=levels,
                                          seed=seed)
-        return R.make_logistic_problem(self.n_tasks, self.dim, self.n_samples, flip=noise,
+        return R.make_logistic_problem(self.n_tasks, self.dim, self.n_samples, flip=levels,
                                        seed=seed)
 
     def to_json(self) -> dict:
-        return {**asdict(self), "noise": list(self.noise), "noisy_tasks": list(self.noisy_tasks)}
+        return {**asdict(self), "noise": list(self._noise), "noisy_tasks": list(self.noisy_tasks)}
 
 
 def default_noise(family: object, n_tasks: object) -> tuple[float, ...]:
@@ -229,9 +236,8 @@ class SuiteConfig:
         return [(f if fams.count(f) == 1 else f"{f}{k}", p)
                 for k, (f, p) in enumerate(zip(fams, self.problems))]
 
-    def theta_lr(self, problem: R.MultiTaskProblem, method: object) -> float:
+    def theta_lr(self, problem: R.MultiTaskProblem, method: R.WeightingMethod) -> float:
         """The constant θ-step: ``lr`` if set (divided by m for Σα = m methods), else 1/L."""
-        from .claims.common import lr_for, weight_sum
         if self.lr is None:
             return lr_for(problem, method)
         return self.lr / weight_sum(problem, method)
@@ -326,7 +332,7 @@ def above_smallest(noise: object) -> tuple[int, ...]:
     return tuple(int(i) for i in np.flatnonzero(noise > noise.min()))
 
 
-def noisy_tasks_of(problem: R.MultiTaskProblem) -> tuple[int, ...]:
+def noisy_tasks_of(problem: R.ExactProblem) -> tuple[int, ...]:
     """The noisy tasks of a generated problem, () for one built from arrays (noise unknown)."""
     return () if problem.noise is None else above_smallest(problem.noise)
 

@@ -24,7 +24,7 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -138,7 +138,7 @@ def read_text_file(path: str | os.PathLike, name: str, max_bytes: int = TEXT_MAX
 
 
 # ------------------------------------------------------------------ .npz archives
-def _header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
         return np.lib.format.read_array_header_1_0(fh, max_header_size=NPY_MAX_HEADER)

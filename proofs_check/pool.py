@@ -77,9 +77,9 @@ def run_jobs(fn: Callable[..., object], jobs: Sequence[tuple], *, workers: int =
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet)
     try:
         pending = [pool.apply_async(_call, (k,)) for k in range(len(jobs))]
-        for k, job in enumerate(pending):
+        for k, res in enumerate(pending):
             try:
-                _, results[k] = job.get()
+                _, results[k] = res.get()
             except Exception as exc:  # noqa: BLE001 - raised below, first in job order
                 errors[k] = exc
             if done is not None:

@@ -10,7 +10,7 @@ only by departures the maintainer accepts in ``allowed``::
     def test_my_port():
         assert_conforms(MyExcessMTL, allowed={"step_size", "float32"})
 
-It builds on ``proofs_check.assert_conforms`` (``conformance.harness``), which takes the same
+It builds on ``proofs_check.assert_conforms`` (``conformance.port``), which takes the same
 targets and keywords but accepts no departure. Installed, the package registers the plugin
 module ``excessmtl_oracle_pytest`` (``[project.entry-points.pytest11]``; without an install,
 ``pytest -p excessmtl_oracle_pytest``). It offers the fixture ``excessmtl_conformance``, which is
@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .conformance.harness import OPTIONS, ConformanceReport, check_port
+import reference as R
+
+from .conformance.harness import OPTIONS, ConformanceReport
+from .conformance.port import check_port
 
 PRECISIONS = ("float32",)
 #: the names ``allowed`` takes: the options a diagnosis can name in ``explained_by``, and the
@@ -53,8 +56,9 @@ def allowed_departures(allowed: object) -> frozenset[str]:
 class _MethodStepFn:
     """A ``WeightingMethod`` (``init_state``/``step``) as a stateful ``step_fn``."""
 
-    def __init__(self, method: object) -> None:
-        self.method, self.state = method, None
+    def __init__(self, method: R.WeightingMethod) -> None:
+        self.method: R.WeightingMethod = method
+        self.state: object = None
 
     def __call__(self, losses, grads):
         if self.state is None:

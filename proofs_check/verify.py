@@ -21,13 +21,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 from tqdm import tqdm
 
 import reference as R
-from reference.lockstep import offers_batch
+from reference.lockstep import BatchedWeightingMethod, offers_batch
+from reference.sampling import SamplerKind
 
 from . import pool
 from .claims import theory
@@ -36,6 +37,7 @@ from .claims import pareto as pareto_claim
 from .claims import rate as rate_claim
 from .claims import robustness as robustness_claim
 from .claims import stationarity as stationarity_claim
+from .claims.common import describe
 from .config import ProblemSpec, SuiteConfig, noisy_tasks_of
 from .report.result import ClaimResult
 from .report.table import format_table
@@ -44,17 +46,6 @@ VERIFIABLE = ("rate", "pareto-optimal", "pareto-stationary", "robustness")
 """Claims that ``verify`` runs on any method. ``proof-steps`` and ``estimator`` are about
 ExcessMTL's own internals (the proof's inequalities, its excess-risk estimators) and run in the
 suite (``python -m proofs_check``)."""
-
-def describe(method: object) -> str:
-    """A short label: ExcessMTL(exact, paper, no scale proc., η_α=1) or the class name."""
-    if isinstance(method, R.ExcessMTL):
-        sp = "" if method.scale_processing else ", no scale proc."
-        return f"ExcessMTL({method.estimator}, {method.convention}{sp}, η_α={method.step_size:g})"
-    if isinstance(method, R.GroupDRO):
-        return f"GroupDRO({method.convention}, η_α={method.step_size:g})"
-    if isinstance(method, R.EqualWeights):
-        return f"EqualWeights({method.convention})"
-    return str(getattr(method, "label", None) or type(method).__name__)
 
 
 @dataclass(frozen=True)
@@ -127,7 +118,7 @@ class SimplexWeights:
     by every later call): ``verify`` raises it once the claim returns — a broken method is an
     input error (exit 2 on the command line), never a verdict."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: R.WeightingMethod) -> None:
         self.inner = inner
         self.needs = R._validate.method_needs("method", inner)
         self.label = describe(inner)
@@ -227,7 +218,8 @@ class SimplexWeights:
         return offers_batch(self.inner)
 
     def init_states(self, n_tasks: int, dim: int, replicas: int) -> object:
-        return _Counted(0, self._user("init_states", self.inner.init_states, n_tasks, dim,
+        batched = cast(BatchedWeightingMethod, self.inner)     # offers_batch says so
+        return _Counted(0, self._user("init_states", batched.init_states, n_tasks, dim,
                                       replicas))
 
     def step_batch(self, state, losses, grads, *, excess=None, hessians=None):
@@ -238,8 +230,8 @@ class SimplexWeights:
             raise self._errors[0]
         t = state.t + 1
         try:
-            out = self.inner.step_batch(state.inner, losses, grads, excess=excess,
-                                        hessians=hessians)
+            out = cast(BatchedWeightingMethod, self.inner).step_batch(
+                state.inner, losses, grads, excess=excess, hessians=hessians)
         except BaseException as exc:  # noqa: BLE001 - user code; _user decides what it becomes
             self._raise(f"step_batch at t={t}", exc)
             raise
@@ -263,17 +255,18 @@ class SimplexWeights:
         return _Counted(t, inner), w / w.sum(axis=1, keepdims=True)
 
 
-def on_simplex(method: object) -> object:
+def on_simplex(method: R.WeightingMethod) -> R.WeightingMethod:
     """``method`` with weights on the simplex: a reference method's paper-convention twin (its α
     trajectory is the official one divided by m exactly), or ``SimplexWeights(method)``."""
     if type(method) in (R.ExcessMTL, R.GroupDRO, R.EqualWeights):
-        return type(method)(**{**method._params(), "convention": "paper"})
+        ours = cast("R.ExcessMTL | R.GroupDRO | R.EqualWeights", method)
+        return type(ours)(**{**ours._params(), "convention": "paper"})
     if type(method) in (R.MGDA, R.IMTLG):
         return method
     return SimplexWeights(method)
 
 
-def load_method(target: str, option: str = "--method") -> object:
+def load_method(target: str, option: str = "--method") -> R.WeightingMethod:
     """The method ``FACTORY()`` returns for ``target`` = "module:FACTORY" (the command line's
     ``--method``). Importing the module and calling the factory run user code: what they raise,
     ``SystemExit`` included, is a ``ValueError`` (``reference.UserMethodError``) naming
@@ -285,7 +278,7 @@ def load_method(target: str, option: str = "--method") -> object:
         raise ValueError(f"{option} {target}: {exc}") from None
     method = call_factory(factory, f"{option} {target}")
     R._validate.method_protocol(option, method)
-    return method
+    return cast(R.WeightingMethod, method)
 
 
 def _raise_method_error(simplex: object) -> None:
@@ -321,7 +314,8 @@ def _regimes(batch_size: object) -> list[int | None]:
     return [None if b is None else R._validate.positive_int("batch_size", b) for b in values]
 
 
-def _problems(problem: object, config: SuiteConfig) -> tuple[list, list]:
+def _problems(problem: Problems | None, config: SuiteConfig
+              ) -> tuple[list[tuple[str, R.ExactProblem]], list[tuple[str, ProblemSpec]]]:
     """(named concrete problems, named specs) from ``problem`` (None: the config's families)."""
     items = _as_list(problem, "problem")
     if not items:
@@ -367,11 +361,17 @@ def _config(config: object, quick: bool, backend: str, seeds: object, steps: int
     return replace(base, **kw), seed_list
 
 
-def verify(method: object = None, problem: object = None, *, claims: Sequence[str] | None = None,
+Problems = R.ExactProblem | ProblemSpec | Sequence[R.ExactProblem | ProblemSpec]
+"""What ``verify`` takes as ``problem``: a problem, a problem family, or a list of them."""
+
+
+def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None,
+           problem: Problems | None = None, *, claims: Sequence[str] | None = None,
            seeds: int | Sequence[int] | None = None, steps: int | None = None,
            batch_size: int | None | Sequence[int | None] = None,
-           sampler: str = "with_replacement", quick: bool = False, backend: str = "numpy",
-           lr: float | None = None, config: object = None, progress: bool = False,
+           sampler: SamplerKind = "with_replacement", quick: bool = False,
+           backend: str = "numpy", lr: float | None = None,
+           config: SuiteConfig | str | Path | None = None, progress: bool = False,
            workers: int | None = None) -> Report:
     """Check the paper's claims on ``method`` (default: the theorem dynamics,
     ExcessMTL(exact, paper, no scale processing)) and ``problem``.
@@ -432,7 +432,7 @@ def verify(method: object = None, problem: object = None, *, claims: Sequence[st
                 for name, p, setup in games}
     spec_cfg = replace(cfg_all, problems=tuple(sp for _, sp in specs)) if specs else cfg_all
 
-    def run_one(m: object, cid: str) -> ClaimResult:
+    def run_one(m: R.WeightingMethod, cid: str) -> ClaimResult:
         """One claim for one method (a job: in this process or a pool worker)."""
         label, simplex = describe(m), on_simplex(m)
         try:

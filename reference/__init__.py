@@ -6,11 +6,12 @@ oracles. See docs/api.md.
 from .absolute import AbsoluteLossProblem, make_absolute_problem
 from .estimators import ESTIMATORS, adagrad_estimate, exact_estimate, taylor_estimate
 from ._validate import UserMethodError
-from .loop import (DivergenceError, DivergenceWarning, NonFiniteWeightsError, Trajectory,
-                   replay, run)
+from .loop import (DivergenceError, DivergenceWarning, NonFiniteWeightsError, Problem,
+                   Trajectory, replay, run)
 from .metrics import EXACT as EXACT_PROBLEMS
-from .metrics import (DualityGap, Dominance, MinmaxSolution, ParetoFront, duality_gap, front_gap,
-                      is_dominated, minmax_solution, pareto_front, pareto_stationarity)
+from .metrics import (DualityGap, Dominance, ExactProblem, MinmaxSolution, ParetoFront,
+                      duality_gap, front_gap, is_dominated, minmax_solution, pareto_front,
+                      pareto_stationarity)
 from .minnorm import MinNormResult
 from .nonconvex import TanhNetProblem, make_tanh_problem
 from .optimize import minimize_weighted
@@ -24,9 +25,10 @@ from .weighting import (METHODS, EqualWeights, ExcessMTL, GroupDRO, IMTLG, MGDA,
 __all__ = [
     "AbsoluteLossProblem", "EXACT_PROBLEMS", "ESTIMATORS", "METHODS", "SAMPLERS",
     "DivergenceError", "DivergenceWarning", "Dominance",
-    "DualityGap", "EqualWeights", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA", "MinNormResult",
+    "DualityGap", "EqualWeights", "ExactProblem", "ExcessMTL", "GroupDRO", "IMTLG", "MGDA",
+    "MinNormResult",
     "MinibatchSampler", "MinmaxSolution", "MultiTaskProblem", "NonFiniteWeightsError",
-    "ParetoFront", "TanhNetProblem", "Trajectory", "UserMethodError", "WeightState",
+    "ParetoFront", "Problem", "TanhNetProblem", "Trajectory", "UserMethodError", "WeightState",
     "WeightingMethod", "adagrad_estimate", "duality_gap",
     "exact_estimate", "front_gap", "is_dominated", "make_absolute_problem", "make_linear_problem",
     "make_logistic_problem", "make_tanh_problem", "minimize_weighted", "minmax_solution",

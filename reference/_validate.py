@@ -101,9 +101,9 @@ def finite_array(name: str, value: object, *, ndim: int | None = None,
             f"{ndim}-D"
         raise ValueError(f"{name} must have shape {want}, got shape {arr.shape}")
     if shape is not None:
-        for axis, (got, want) in enumerate(zip(arr.shape, shape)):
-            if want is not None and got != want:
-                raise ValueError(f"{name} must have size {want} on axis {axis}, got shape "
+        for axis, (got, size) in enumerate(zip(arr.shape, shape)):
+            if size is not None and got != size:
+                raise ValueError(f"{name} must have size {size} on axis {axis}, got shape "
                                  f"{arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
@@ -203,9 +203,9 @@ def call_user(owner: str, where: str, fn: Callable, *args: object, every: bool =
                               ) from exc
 
 
-def method_needs(name: str, method: object) -> frozenset:
+def method_needs(name: str, method: object) -> frozenset[str]:
     """The method's optional ``needs``: a set of names among {'excess', 'hessians'}."""
-    needs = getattr(method, "needs", frozenset())
+    needs: object = getattr(method, "needs", frozenset())
     if needs is None:
         return frozenset()
     if isinstance(needs, (str, bytes)) or not isinstance(needs, (set, frozenset, list, tuple)) \

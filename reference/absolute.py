@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import OptimizeResult, linprog
 
 from . import _validate as v
 from ._stacked import StackedTasks
@@ -53,7 +53,7 @@ def _abs_rows(X: np.ndarray, y: np.ndarray, extra: int) -> tuple[np.ndarray, np.
     return A, np.concatenate([y, -y])
 
 
-def _solve(c: np.ndarray, A: np.ndarray, b: np.ndarray, bounds: list) -> object:
+def _solve(c: np.ndarray, A: np.ndarray, b: np.ndarray, bounds: list) -> OptimizeResult:
     res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs-ds")
     if res.status != 0:
         raise RuntimeError(f"the linear program of the LAD problem failed: {res.message}")

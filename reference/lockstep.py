@@ -47,22 +47,35 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 import numpy as np
 from scipy.special import expit
 
 from . import _validate as v
-from .loop import (DIVERGENCE_FACTOR, DivergenceError, DivergenceWarning, Trajectory, _step,
-                   checked_weights)
+from .loop import (DIVERGENCE_FACTOR, DivergenceError, DivergenceWarning, Problem, Trajectory,
+                   _step, checked_weights)
 from .absolute import AbsoluteLossProblem
 from .nonconvex import TanhNetProblem
 from .problems import MultiTaskProblem
-from .sampling import MinibatchSampler
+from .sampling import MinibatchSampler, SamplerKind
+from .weighting import WeightingMethod
 
-__all__ = ["lockstep_supported", "offers_batch", "run_lockstep"]
+__all__ = ["BatchedWeightingMethod", "lockstep_supported", "offers_batch", "run_lockstep"]
 
 
-def _copies(method: object, count: int) -> list[object] | None:
+class BatchedWeightingMethod(WeightingMethod, Protocol):
+    """A method that also offers the optional batched protocol (``offers_batch``): one call per
+    step for R replicas, on arrays with a leading replica axis."""
+
+    def init_states(self, n_tasks: int, dim: int, replicas: int) -> object: ...
+
+    def step_batch(self, state: object, losses: np.ndarray, grads: np.ndarray, *,
+                   excess: np.ndarray | None = None, hessians: np.ndarray | None = None
+                   ) -> tuple[object, np.ndarray]: ...
+
+
+def _copies(method: WeightingMethod, count: int) -> list[WeightingMethod] | None:
     try:
         return [copy.deepcopy(method) for _ in range(count)]
     except Exception:  # noqa: BLE001 - a method holding a lock, a file, a device handle
@@ -74,9 +87,10 @@ def lockstep_supported(problems: Sequence[object], method: object) -> bool:
     shape and one λ, and a method that needs no Hessians and can be deep-copied."""
     if not problems or not all(type(p) in KINDS for p in problems):
         return False
-    p0 = problems[0]
+    ps = cast("list[Problem]", list(problems))       # exactly of the KINDS (no subclass)
+    p0 = ps[0]
     if any(_kind(p) != _kind(p0) or p.X.shape != p0.X.shape or _l2(p) != _l2(p0)
-           or getattr(p, "hidden", None) != getattr(p0, "hidden", None) for p in problems):
+           or getattr(p, "hidden", None) != getattr(p0, "hidden", None) for p in ps):
         return False
     try:
         needs = v.method_needs("method", method)
@@ -84,7 +98,7 @@ def lockstep_supported(problems: Sequence[object], method: object) -> bool:
         return False
     if "excess" in needs and type(p0) is TanhNetProblem:
         return False                         # no optimum, no excess risk: reference.run says so
-    return "hessians" not in needs and _copies(method, 1) is not None
+    return "hessians" not in needs and _copies(cast(WeightingMethod, method), 1) is not None
 
 
 KINDS = (MultiTaskProblem, AbsoluteLossProblem, TanhNetProblem)
@@ -94,20 +108,21 @@ def _l2(problem: object) -> float:
     return float(getattr(problem, "l2", 0.0))
 
 
-def _kind(problem: object) -> str:
-    return "tanh" if type(problem) is TanhNetProblem else problem.loss
+def _kind(problem: Problem) -> str:
+    return "tanh" if isinstance(problem, TanhNetProblem) else problem.loss
 
 
 class _Oracles:
     """Batched ℓ, ∇ℓ and E for replicas r whose problem is ``problems[owner[r]]``."""
 
-    def __init__(self, problems: list[MultiTaskProblem], owner: np.ndarray) -> None:
+    def __init__(self, problems: list[Problem], owner: np.ndarray) -> None:
         p0 = problems[0]
         self.loss, self.l2, self.owner = _kind(p0), _l2(p0), owner
         self.hidden = getattr(p0, "hidden", 0)
         self.X = np.stack([p.X for p in problems])                     # (P, m, n, d)
         self.y = np.stack([p.y for p in problems])                     # (P, m, n)
-        self.opt = np.stack([p.optimal_losses for p in problems]) if self.loss != "tanh" \
+        exact = [p for p in problems if not isinstance(p, TanhNetProblem)]   # all or none
+        self.opt = np.stack([p.optimal_losses for p in exact]) if self.loss != "tanh" \
             else np.full((len(problems), p0.n_tasks), np.nan)            # (P, m)
         P, m, n, d = self.X.shape
         self.m, self.n, self.d = m, n, d
@@ -115,7 +130,7 @@ class _Oracles:
             eye = self.l2 * np.eye(d)
             self.H = np.einsum("pmnd,pmne->pmde", self.X, self.X) / n + eye    # (P, m, d, d)
             self.b = np.einsum("pmnd,pmn->pmd", self.X, self.y) / n            # (P, m, d)
-            self.star = np.stack([p.optimal_params for p in problems])         # (P, m, d)
+            self.star = np.stack([p.optimal_params for p in exact])            # (P, m, d)
             self.H_r, self.b_r, self.star_r = self.H[owner], self.b[owner], self.star[owner]
         self.opt_r = self.opt[owner]
         self.single = P == 1
@@ -230,10 +245,10 @@ def _project(theta: np.ndarray, center: np.ndarray, radius: float | None) -> np.
     return center + delta * scale[:, None]
 
 
-def run_lockstep(problems: Sequence[MultiTaskProblem], method: object, steps: int, *,
+def run_lockstep(problems: Sequence[Problem], method: WeightingMethod, steps: int, *,
                  theta0: np.ndarray, lr: float, schedule: str = "constant",
                  project_radius: float | None = None, project_center: object = None,
-                 batch_size: int | None = None, sampler: str = "with_replacement",
+                 batch_size: int | None = None, sampler: SamplerKind = "with_replacement",
                  seeds: Sequence[int] | None = None) -> list[Trajectory | BaseException]:
     """One ``Trajectory`` per replica r (problem ``problems[r]``, start ``theta0[r]``, minibatch
     stream ``seeds[r]``), or the exception that ended it (module docstring). The arguments mean
@@ -242,12 +257,16 @@ def run_lockstep(problems: Sequence[MultiTaskProblem], method: object, steps: in
     A method that offers the batched protocol (``offers_batch``) is called once per step for all
     replicas; if one of them stops (diverges), the run is made again replica by replica, so that
     the others still get their trajectories."""
-    kw = dict(theta0=theta0, lr=lr, schedule=schedule, project_radius=project_radius,
-              project_center=project_center, batch_size=batch_size, sampler=sampler, seeds=seeds)
+    def attempt(batch: bool) -> list[Trajectory | BaseException]:
+        return _run(problems, method, steps, batch=batch, theta0=theta0, lr=lr,
+                    schedule=schedule, project_radius=project_radius,
+                    project_center=project_center, batch_size=batch_size, sampler=sampler,
+                    seeds=seeds)
+
     try:
-        return _run(problems, method, steps, batch=offers_batch(method), **kw)
+        return attempt(offers_batch(method))
     except _BatchBroken:
-        return _run(problems, method, steps, batch=False, **kw)
+        return attempt(False)
 
 
 def offers_batch(method: object) -> bool:
@@ -267,8 +286,9 @@ class _BatchBroken(Exception):
     """A replica of a batched run stopped: run again one replica at a time."""
 
 
-def _batch_step(method: object, label: str, t: int, state: object, losses: np.ndarray,
-                grads: np.ndarray, extra: dict, R: int, m: int) -> tuple[object, np.ndarray]:
+def _batch_step(method: BatchedWeightingMethod, label: str, t: int, state: object,
+                losses: np.ndarray, grads: np.ndarray, extra: dict, R: int, m: int
+                ) -> tuple[object, np.ndarray]:
     """``method.step_batch`` at step t, its weights checked row by row (``checked_weights``)."""
     try:
         out = method.step_batch(state, losses, grads, **extra)
@@ -299,11 +319,11 @@ def _batch_step(method: object, label: str, t: int, state: object, losses: np.nd
     return state, w
 
 
-def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, batch: bool,
+def _run(problems_in: Sequence[Problem], method: WeightingMethod, steps: int, *, batch: bool,
          theta0: np.ndarray, lr: float, schedule: str, project_radius: float | None,
-         project_center: object, batch_size: int | None, sampler: str,
+         project_center: object, batch_size: int | None, sampler: SamplerKind,
          seeds: Sequence[int] | None) -> list[Trajectory | BaseException]:
-    problems = list(problems)
+    problems = list(problems_in)
     if not lockstep_supported(problems, method):
         raise TypeError("run_lockstep needs MultiTaskProblems of one loss, shape and λ, and a "
                         "method that needs no Hessians and can be deep-copied "
@@ -320,13 +340,14 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
         v.finite_array("project_center", project_center, shape=(d,))
     radius = None if project_radius is None else \
         v.real("project_radius", project_radius, low=0.0, low_open=True)
-    seeds = [0] * R if seeds is None else [v.positive_int("seeds", s, minimum=0) for s in seeds]
-    if len(seeds) != R:
-        raise ValueError(f"seeds must have one entry per replica ({R}), got {len(seeds)}")
+    seed_list = [0] * R if seeds is None else \
+        [v.positive_int("seeds", s, minimum=0) for s in seeds]
+    if len(seed_list) != R:
+        raise ValueError(f"seeds must have one entry per replica ({R}), got {len(seed_list)}")
     draws = None
     if batch_size is not None:
         draws = [MinibatchSampler(m, problems[0].n_samples, batch_size, sampler, s).next
-                 for s in seeds]
+                 for s in seed_list]
     needs = v.method_needs("method", method)
     label = v.method_label(method)
     uniq = list({id(p): p for p in problems}.values())     # each distinct problem once
@@ -343,13 +364,14 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
     estimates = np.full((T, R, m), np.nan)
     combined = np.empty((T, R))
     etas = lr * np.ones(T) if schedule == "constant" else lr / np.sqrt(np.arange(1, T + 1))
+    methods = _copies(method, 1 if batch else R)   # each replica its own copy
+    if methods is None:
+        raise TypeError(f"method {label} cannot be deep-copied (lockstep_supported)")
     if batch:
-        methods = _copies(method, 1)              # its own copy, as each replica gets one
-        method = methods[0]
-        batch_state = v.call_user(f"method {label}", "init_states", method.init_states, m, d, R,
+        batched = cast(BatchedWeightingMethod, methods[0])  # offers_batch(method) said so
+        batch_state = v.call_user(f"method {label}", "init_states", batched.init_states, m, d, R,
                                   every=False)
     else:
-        methods = _copies(method, R)
         states = [v.call_user(f"method {label}", "init_state", mk.init_state, m, d, every=False)
                   for mk in methods]
     failed: list[BaseException | None] = [None] * R
@@ -360,10 +382,10 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
             L, G, E = oracles.full(th[live], live)
         bad = ~(np.isfinite(L).all(axis=1) & np.isfinite(G).all(axis=(1, 2)))
         if bad.any():
-            for k in np.flatnonzero(bad):
-                failed[live[k]] = DivergenceError(
+            for kb in np.flatnonzero(bad):
+                failed[live[kb]] = DivergenceError(
                     f"the losses or gradients became non-finite at θ_{t} (max |θ_j| = "
-                    f"{np.max(np.abs(th[live[k]])):.3g}): the θ-step diverged; lower lr "
+                    f"{np.max(np.abs(th[live[kb]])):.3g}): the θ-step diverged; lower lr "
                     f"(= {lr:g})")
             keep = ~bad
             live, L, G, E = live[keep], L[keep], G[keep], E[keep]
@@ -386,7 +408,7 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
                 raise _BatchBroken
             kw = {} if extra_excess is None else {"excess": extra_excess.copy()}
             try:
-                batch_state, a = _batch_step(method, label, t + 1, batch_state, seen.copy(),
+                batch_state, a = _batch_step(batched, label, t + 1, batch_state, seen.copy(),
                                              g.copy(), kw, R, m)
             except FloatingPointError as exc:
                 raise _BatchBroken from exc
@@ -394,12 +416,12 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
             est = getattr(batch_state, "estimate", None)
             if est is not None:
                 estimates[t] = est
-        for k, r in enumerate(live if not batch else ()):
+        for k, r in enumerate(live.tolist() if not batch else []):
             extra = {} if extra_excess is None else {"excess": extra_excess[k].copy()}
             try:
-                states[r], a = _step(methods[r], label, t + 1, states[r], seen[k].copy(),
-                                     g[k].copy(), extra)
-                alpha[r] = checked_weights(methods[r], a, m, t + 1)
+                states[r], w_r = _step(methods[r], label, t + 1, states[r], seen[k].copy(),
+                                       g[k].copy(), extra)
+                alpha[r] = checked_weights(methods[r], w_r, m, t + 1)
             except FloatingPointError as exc:        # the method diverged (a finding)
                 failed[r], keep[k] = exc, False
                 continue
@@ -418,14 +440,15 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
             th[live] = _project(th[live] - etas[t] * direction, center, radius)
         fin = np.isfinite(th[live]).all(axis=1)
         if not fin.all():
-            for r in live[~fin]:
-                failed[r] = DivergenceError(f"θ became non-finite at step {t + 1}: the θ-step "
+            for rf in live[~fin]:
+                failed[rf] = DivergenceError(f"θ became non-finite at step {t + 1}: the θ-step "
                                             f"diverged; lower lr (= {lr:g})")
             live = live[fin]
     out: list[Trajectory | BaseException] = []
     for r in range(R):
-        if failed[r] is not None:
-            out.append(failed[r])
+        err = failed[r]
+        if err is not None:
+            out.append(err)
             continue
         start = max(1.0, float(np.max(np.abs(losses[0, r]))))
         if float(np.max(np.abs(losses[T, r]))) > DIVERGENCE_FACTOR * start:
@@ -440,7 +463,7 @@ def _run(problems: Sequence[MultiTaskProblem], method: object, steps: int, *, ba
             grad_norms=gnorms[:, r].copy(), step_sizes=etas.copy(),
             combined_grad_norms=combined[:, r].copy(), schedule=schedule, lr=lr,
             project_radius=radius, project_center=center,
-            batch_size=None if draws is None else int(batch_size),
+            batch_size=None if draws is None or batch_size is None else int(batch_size),
             sampler=None if draws is None else sampler,
-            seed=None if draws is None else int(seeds[r])))
+            seed=None if draws is None else int(seed_list[r])))
     return out

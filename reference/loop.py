@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from . import _validate as v
+from .absolute import AbsoluteLossProblem
+from .nonconvex import TanhNetProblem
 from .problems import MultiTaskProblem
-from .sampling import MinibatchSampler
+from .sampling import MinibatchSampler, SamplerKind
+from .weighting import WeightingMethod
 
 Schedule = Literal["constant", "inv_sqrt"]
 DIVERGENCE_FACTOR = 1e6     # a loss this many times above max(1, ℓ(θ_0)) means the run diverged
@@ -43,6 +46,11 @@ class NonFiniteWeightsError(DivergenceError, ValueError):
 
 class DivergenceWarning(RuntimeWarning):
     """A run ended with a loss more than ``DIVERGENCE_FACTOR`` times its start: it diverged."""
+
+
+Problem = MultiTaskProblem | AbsoluteLossProblem | TanhNetProblem
+"""The problems ``run`` takes (any object with ``n_tasks``, ``dim``, ``losses`` and ``grads``
+runs too; without ``excess_risks`` its excess column is NaN)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,7 @@ def step_size(lr: float, schedule: str, t: int) -> float:
     return lr if schedule == "constant" else lr / np.sqrt(t)
 
 
-def replay(method: object, losses: object, grads: object, *, excess: object = None,
+def replay(method: WeightingMethod, losses: object, grads: object, *, excess: object = None,
            hessians: object = None) -> np.ndarray:
     """Feed a recorded input sequence to a fresh ``method``: losses (T, m), grads (T, m, d) and,
     when the method needs them, excess (T, m) and hessians (T, m, d, d). Returns the weights
@@ -150,7 +158,7 @@ def replay(method: object, losses: object, grads: object, *, excess: object = No
     return out
 
 
-def _step(method: object, label: str, t: int, state: object, losses: np.ndarray,
+def _step(method: WeightingMethod, label: str, t: int, state: object, losses: np.ndarray,
           grads: np.ndarray, extra: dict) -> tuple[object, object]:
     """``method.step`` at step t (user code: a SystemExit in it is a ``UserMethodError``), and
     its (state, weights) pair, or a ``UserMethodError`` saying what it returned instead. An
@@ -240,10 +248,10 @@ def _stability_note(problem: object, theta: np.ndarray, alpha: np.ndarray, lr: f
             "normalised weights)" if lr * alpha.sum() * L > 2 else "")
 
 
-def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.1,
+def run(problem: Problem, method: WeightingMethod, steps: int, *, lr: float = 0.1,
         schedule: Schedule = "constant", theta0: object = None,
         project_radius: float | None = None, project_center: object = None,
-        batch_size: int | None = None, sampler: str = "with_replacement", seed: int = 0
+        batch_size: int | None = None, sampler: SamplerKind = "with_replacement", seed: int = 0
         ) -> Trajectory:
     """Run ``method`` for ``steps`` steps on ``problem`` and record the trajectory.
 
@@ -276,6 +284,9 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
                         f"{type(problem).__name__} does not provide (e.g. LAD losses have no "
                         "Hessian)")
     has_excess = hasattr(problem, "excess_risks")
+    # the optional oracles (excess_risks, optimal_losses, hessians), each checked above with
+    # hasattr before it is used: duck-typed, as any problem with the four required members runs
+    optional: Any = problem
     if "excess" in needs and not has_excess:
         raise TypeError(f"method {label} needs the exact excess risks E(θ) (its needs include "
                         f"'excess'), which problem {type(problem).__name__} does not provide "
@@ -315,7 +326,7 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
                 + _stability_note(problem, prev, alpha, lr))
         thetas[t] = theta
         losses[t] = loss_t
-        excess[t] = problem.excess_risks(theta) if has_excess else np.nan
+        excess[t] = optional.excess_risks(theta) if has_excess else np.nan
         gnorms[t] = np.linalg.norm(g, axis=1)
         if t == T:
             break
@@ -329,15 +340,16 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
         extra = {}
         if "excess" in needs:
             extra["excess"] = excess[t].copy() if idx is None else \
-                seen_losses - problem.optimal_losses
+                seen_losses - optional.optimal_losses
         if "hessians" in needs:
-            extra["hessians"] = np.array(problem.hessians(theta, idx) if idx is not None else
-                                         problem.hessians(theta), dtype=float)
-        state, alpha = _step(method, label, t + 1, state, seen_losses.copy(), g.copy(), extra)
-        alpha = checked_weights(method, alpha, m, t + 1)
+            extra["hessians"] = np.array(optional.hessians(theta, idx) if idx is not None else
+                                         optional.hessians(theta), dtype=float)
+        state, w = _step(method, label, t + 1, state, seen_losses.copy(), g.copy(), extra)
+        alpha = checked_weights(method, w, m, t + 1)
         weights[t] = alpha
-        if getattr(state, "estimate", None) is not None:
-            estimates[t] = state.estimate
+        est = getattr(state, "estimate", None)
+        if est is not None:
+            estimates[t] = est
         direction = alpha @ g
         combined[t] = np.linalg.norm(direction) / alpha.sum()
         etas[t] = step_size(lr, schedule, t + 1)
@@ -357,6 +369,6 @@ def run(problem: MultiTaskProblem, method: object, steps: int, *, lr: float = 0.
                       losses=losses, excess=excess, estimates=estimates, grad_norms=gnorms,
                       step_sizes=etas, combined_grad_norms=combined, schedule=schedule, lr=lr,
                       project_radius=radius, project_center=center,
-                      batch_size=None if draw is None else int(batch_size),
+                      batch_size=None if draw is None or batch_size is None else int(batch_size),
                       sampler=None if draw is None else sampler,
                       seed=None if draw is None else int(seed))

@@ -9,6 +9,7 @@ the official scale processing targets, see docs/theory.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy.optimize import minimize
@@ -20,18 +21,20 @@ from .absolute import AbsoluteLossProblem
 from .problems import MultiTaskProblem
 
 EXACT = (MultiTaskProblem, AbsoluteLossProblem)      # problems whose optima are computed exactly
+ExactProblem = MultiTaskProblem | AbsoluteLossProblem
+"""The problems of ``EXACT``: ``duality_gap`` and ``minmax_solution`` take either."""
 
 
-def _problem(problem: object, kinds: tuple = EXACT) -> MultiTaskProblem:
+def _problem(problem: object, kinds: tuple = EXACT) -> ExactProblem:
     if not isinstance(problem, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         why = "exact optima are needed" if kinds == EXACT else \
             "smooth losses are needed; LAD tasks support duality_gap and minmax_solution"
         raise TypeError(f"problem must be a {names} ({why}), got {type(problem).__name__}")
-    return problem
+    return cast(ExactProblem, problem)
 
 
-def _scales(problem: MultiTaskProblem, scales: object) -> np.ndarray:
+def _scales(problem: ExactProblem, scales: object) -> np.ndarray:
     if scales is None:
         return np.ones(problem.n_tasks)
     c = v.finite_array("scales", scales, shape=(problem.n_tasks,))
@@ -60,7 +63,7 @@ class DualityGap:
     inner_theta: np.ndarray
 
 
-def weighted_excess_minimum(problem: MultiTaskProblem, alpha: np.ndarray, scales: np.ndarray
+def weighted_excess_minimum(problem: ExactProblem, alpha: np.ndarray, scales: np.ndarray
                             ) -> tuple[float, np.ndarray]:
     """min_θ Σ α_i E_i(θ)/c_i and its minimiser, solved exactly (Newton, ‖∇‖ <= 1e-12; a linear
     program for LAD tasks)."""
@@ -72,7 +75,7 @@ def weighted_excess_minimum(problem: MultiTaskProblem, alpha: np.ndarray, scales
     return float(w @ problem.excess_risks(res.theta)), res.theta
 
 
-def duality_gap(problem: MultiTaskProblem, theta_bar: object, alpha_bar: object, *,
+def duality_gap(problem: ExactProblem, theta_bar: object, alpha_bar: object, *,
                 scales: object = None) -> DualityGap:
     """max_i E_i(θ̄)/c_i − min_θ Σ ᾱ_i E_i(θ)/c_i (ᾱ normalised to the simplex), >= 0.
 
@@ -138,7 +141,7 @@ def _kkt_newton(problem: MultiTaskProblem, c: np.ndarray, theta: np.ndarray, s: 
     return best[0], best[1], full, best[3]
 
 
-def minmax_solution(problem: MultiTaskProblem, *, scales: object = None) -> MinmaxSolution:
+def minmax_solution(problem: ExactProblem, *, scales: object = None) -> MinmaxSolution:
     """The exact minimiser of max_i E_i(θ)/c_i, via the epigraph problem
 
         min_{θ, s} s   subject to   E_i(θ)/c_i <= s  for all i,

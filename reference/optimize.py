@@ -9,15 +9,30 @@ gives the minimum-norm minimiser. [OURS]
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import scipy.linalg as sla
 
 from . import _validate as v
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .problems import MultiTaskProblem
+
+class SmoothTasks(Protocol):
+    """What ``minimize_weighted`` needs of a problem (a ``MultiTaskProblem`` has it): the sizes,
+    and full-set losses (m,), gradients (m, d) and Hessians (m, d, d) at θ. A protocol, so that
+    this module sits below ``problems`` (which calls it for each task's optimum)."""
+
+    @property
+    def n_tasks(self) -> int: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def losses(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def grads(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def hessians(self, theta: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,7 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
         return -sla.lstsq(H, g)[0]
 
 
-def minimize_weighted(problem: MultiTaskProblem, weights: np.ndarray, *,
+def minimize_weighted(problem: SmoothTasks, weights: np.ndarray, *,
                       theta0: np.ndarray | None = None, gtol: float = 1e-12,
                       max_iter: int = 200) -> NewtonResult:
     """argmin_θ Σ_i w_i ℓ_i(θ) to a gradient norm <= ``gtol``.

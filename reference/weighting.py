@@ -21,7 +21,7 @@ cannot overflow upwards, whatever η and u), then shifted back to max 0 and floo
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from scipy.special import softmax
@@ -48,11 +48,13 @@ class WeightingMethod(Protocol):
     inputs are copies: a method may write into them without changing the loop's records.
     """
 
-    def init_state(self, n_tasks: int, dim: int) -> object: ...
+    # The state is the method's own (ours: a ``WeightState``): ``Any``, so that a method's
+    # ``step`` may annotate the state it takes as its own type.
+    def init_state(self, n_tasks: int, dim: int) -> Any: ...
 
-    def step(self, state: object, losses: np.ndarray, grads: np.ndarray, *,
+    def step(self, state: Any, losses: np.ndarray, grads: np.ndarray, *,
              excess: np.ndarray | None = None, hessians: np.ndarray | None = None
-             ) -> tuple[object, np.ndarray]: ...
+             ) -> tuple[Any, np.ndarray]: ...
 
 
 def log_weight_update(log_alpha: np.ndarray, step_size: float, payoff: np.ndarray,
@@ -128,6 +130,11 @@ class _Method:
         d = v.positive_int("dim", dim)
         return WeightState(t=0, log_alpha=np.zeros(m), accum=np.zeros((m, d)))
 
+    def step(self, state: WeightState, losses: object, grads: object, *, excess: object = None,
+             hessians: object = None) -> tuple[WeightState, np.ndarray]:
+        """(new state, weights α_t): each method defines its own."""
+        raise NotImplementedError(f"{type(self).__name__} must define step")
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={val!r}" for k, val in self._params().items())
         return f"{type(self).__name__}({args})"
@@ -136,7 +143,7 @@ class _Method:
         return {}
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._params() == other._params()  # type: ignore
+        return type(self) is type(other) and self._params() == other._params()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(self._params().items())))
@@ -237,6 +244,7 @@ class ExcessMTL(_Method):
                                      "overflows (θ_0 is already optimal for them); use "
                                      "scale_processing=False or baseline_eps > 0")
         else:
+            assert base is not None      # set at t == max(1, warmup), before any later step
             with np.errstate(over="ignore"):
                 ratio = e / (base + self.baseline_eps)
             log_alpha = log_weight_update(log_alpha, self.step_size, ratio,

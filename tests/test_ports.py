@@ -170,7 +170,8 @@ def test_the_pytest_plugin_offers_the_fixture(pytester):
     from importlib.metadata import entry_points
     installed = any(e.value == "excessmtl_oracle_pytest" for e in entry_points(group="pytest11"))
     enable = [] if installed else ["-p", "excessmtl_oracle_pytest"]   # the entry point, or -p
-    result = pytester.runpytest_inprocess(*enable, "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(*enable, "-q", "-p", "no:cacheprovider",
+                                          "-p", "no:benchmark")   # it warns under xdist
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: FAIL: 5 steps against*",
                                  "*explained by: convention='paper'*"])

@@ -1,4 +1,6 @@
-"""Pieces shared by several claim checks."""
+"""Pieces shared by several claim checks. The step sizes (``weight_sum``, ``smoothness``,
+``lr_for``) live one layer down, in ``proofs_check.stepsize``, since the config uses them too;
+they are re-exported here."""
 
 from __future__ import annotations
 
@@ -8,33 +10,14 @@ import numpy as np
 
 import reference as R
 
+from ..report.result import SubCheck
+from ..stepsize import lr_for, smoothness, weight_sum
+
 
 # Exact reference classes whose gpu/ twin is held to them and runs on the device (gpu/ also
 # batches MGDA, but its min-norm solver runs on the host). A subclass is not batched: it runs as
 # it is, through reference.run.
 BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights, R.IMTLG)
-
-
-def weight_sum(problem: R.MultiTaskProblem, method: object) -> float:
-    """Σα of the method's weights: m for the reference methods' official convention, else 1.
-    (A user method's weights are put on the simplex before they reach the θ-step.)"""
-    official = getattr(method, "convention", "paper") == "official" and \
-        isinstance(method, (R.ExcessMTL, R.GroupDRO, R.EqualWeights))
-    return float(problem.n_tasks) if official else 1.0
-
-
-def smoothness(problem: R.MultiTaskProblem) -> float:
-    """L = the largest task curvature at θ = 0 (for logistic tasks, at least ¼λ_max(XᵀX/n),
-    the largest curvature anywhere)."""
-    L = max(float(np.linalg.eigvalsh(H)[-1]) for H in problem.hessians(np.zeros(problem.dim)))
-    if problem.loss == "logistic":
-        L = max(L, 0.25 * max(float(np.linalg.eigvalsh(x.T @ x / len(x))[-1]) for x in problem.X))
-    return L
-
-
-def lr_for(problem: R.MultiTaskProblem, method: object) -> float:
-    """A stable constant step: 1/L, divided by Σα when the method's weights sum to m."""
-    return 1.0 / (smoothness(problem) * weight_sum(problem, method))
 
 
 def start_points(problem: R.MultiTaskProblem, seeds: list[int]) -> np.ndarray:
@@ -46,10 +29,10 @@ def start_points(problem: R.MultiTaskProblem, seeds: list[int]) -> np.ndarray:
                      for s in seeds])
 
 
-def worst_over_seeds(name: str, per_seed: list, seeds: list[int]) -> object:
+def worst_over_seeds(name: str, per_seed: list[SubCheck], seeds: list[int]) -> SubCheck:
     """The sub-check of the worst seed (largest measured/bound), its note naming the rule and the
     spread: the decision rule is "every seed passes"."""
-    def badness(c: object) -> tuple[int, float]:
+    def badness(c: SubCheck) -> tuple[int, float]:
         excess = c.measured - c.bound if c.kind == "upper" else c.bound - c.measured
         return (0 if c.passed else 1, float(excess) if np.isfinite(excess) else np.inf)
     k = max(range(len(per_seed)), key=lambda i: badness(per_seed[i]))
@@ -57,3 +40,19 @@ def worst_over_seeds(name: str, per_seed: list, seeds: list[int]) -> object:
     return replace(per_seed[k], name=f"{name} (worst of {len(seeds)} seeds: seed {seeds[k]})",
                    note=f"{passing}/{len(seeds)} seeds pass; rule: every seed must pass. "
                         f"{per_seed[k].note}".strip())
+
+
+def describe(method: object) -> str:
+    """A short label: ExcessMTL(exact, paper, no scale proc., η_α=1) or the class name."""
+    if isinstance(method, R.ExcessMTL):
+        sp = "" if method.scale_processing else ", no scale proc."
+        return f"ExcessMTL({method.estimator}, {method.convention}{sp}, η_α={method.step_size:g})"
+    if isinstance(method, R.GroupDRO):
+        return f"GroupDRO({method.convention}, η_α={method.step_size:g})"
+    if isinstance(method, R.EqualWeights):
+        return f"EqualWeights({method.convention})"
+    return str(getattr(method, "label", None) or type(method).__name__)
+
+
+__all__ = ["BATCHED", "describe", "lr_for", "smoothness", "start_points", "weight_sum",
+           "worst_over_seeds"]

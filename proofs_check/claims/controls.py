@@ -34,6 +34,7 @@ class UnnormalisedExcessMTL(R.ExcessMTL):
 
     def step(self, state, losses, grads, *, excess=None, hessians=None):
         new, _ = super().step(state, losses, grads, excess=excess, hessians=hessians)
+        assert new.estimate is not None          # ExcessMTL.step always sets it
         log_alpha = state.log_alpha + self.step_size * new.estimate
         raw = replace(new, log_alpha=log_alpha)
         return raw, np.exp(log_alpha)

@@ -81,7 +81,7 @@ def _spread(values: np.ndarray, ok: np.ndarray) -> str:
             f"{values.size} seeds pass")
 
 
-def minmax_reach(problems: list[R.MultiTaskProblem], method: object, steps: int,
+def minmax_reach(problems: list[R.MultiTaskProblem], method: R.WeightingMethod, steps: int,
                  lr: float, backend: str = "numpy") -> np.ndarray:
     """Per seed |max_i E_i(θ_T)/min_θ max_i E_i(θ) − 1| (inf for a diverged replica), all seeds
     in one batched run through gpu/ with one common lr."""

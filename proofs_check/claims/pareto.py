@@ -7,6 +7,7 @@ exact two-task front traced by weighted scalarisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -30,13 +31,13 @@ CONVENTION = "official (code) and paper; constant lr; last iterate"
 DOMINANCE_TOL = 1e-9
 FRONT_TOL = 1e-8
 
-EXCESS_VARIANTS = {
+EXCESS_VARIANTS: dict[str, Callable[[], R.WeightingMethod]] = {
     "ExcessMTL(adagrad, official)": lambda: R.ExcessMTL("adagrad", "official"),
     "ExcessMTL(exact, paper)": lambda: R.ExcessMTL("exact", "paper"),
     "ExcessMTL(exact, no scale proc.)": lambda: R.ExcessMTL("exact", "paper",
                                                             scale_processing=False),
 }
-BASELINES = {"GroupDRO": lambda: R.GroupDRO("paper"),
+BASELINES: dict[str, Callable[[], R.WeightingMethod]] = {"GroupDRO": lambda: R.GroupDRO("paper"),
              "EqualWeights": lambda: R.EqualWeights("paper"), "MGDA": lambda: R.MGDA()}
 
 
@@ -112,11 +113,11 @@ def optimisation_error(problem: R.MultiTaskProblem, traj: R.Trajectory) -> float
     return float(np.max(np.abs(traj.losses[T] - traj.losses[(9 * T) // 10])))
 
 
-def check(method: object, label: str, problems: list[tuple[str, R.MultiTaskProblem]],
+def check(method: R.WeightingMethod, label: str, problems: list[tuple[str, R.MultiTaskProblem]],
           config: SuiteConfig, seeds: list[int]) -> ClaimResult:
     """The claim for one method (weights on the simplex) on given problems: the final iterate of
     a constant-step run from each seed's start is not dominated; rule: every seed passes."""
-    checks = []
+    checks: list[SubCheck] = []
     for pname, problem in problems:
         lr = config.theta_lr(problem, method)
         per_seed = []

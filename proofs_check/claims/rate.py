@@ -33,15 +33,21 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import numpy as np
 
 import gpu
 import reference as R
 from reference.lockstep import lockstep_supported, run_lockstep
+from reference.loop import Schedule
+from reference.sampling import SamplerKind
 
 from . import theory
 from .instances import tight_bound_problem
+from .official_reduction import reduction_subchecks
+from .rate_grid import (GROWTH_DETERMINISTIC, GROWTH_STOCHASTIC, _averages, horizons,
+                        seed_starts)
 from ..config import SuiteConfig, noisy_tasks_of
 from ..report.result import ClaimResult, SubCheck
 
@@ -51,8 +57,6 @@ STATEMENT = ("The duality gap of the averaged iterates (θ̄_T, ᾱ_T) vanishes:
              "batch it stays under the theorem's bounds on every seed")
 SOURCE = "[SS] O(1/√t) convex rate; bounds and decision rules [OURS] docs/theory.md §3, §3b"
 CONVENTION = "any convention (weights normalised to the simplex); projected SGD, η_t ∝ 1/√t"
-GROWTH_STOCHASTIC = 10 ** 0.25
-GROWTH_DETERMINISTIC = 10 ** -0.25
 REFERENCE_CLASSES = (R.ExcessMTL, R.GroupDRO, R.EqualWeights, R.MGDA, R.IMTLG)
 TIGHTNESS_MIN = 0.1
 TIGHT = "tight full batch"
@@ -92,41 +96,26 @@ class SeedRuns:
             return np.median(c[:, late], axis=1) / np.median(c[:, early], axis=1)
 
 
-def seed_starts(setup: theory.GameSetup, seeds: list[int]) -> np.ndarray:
-    """θ_0 per seed: c + (R/2)·u_s with u_s uniform on the unit sphere (default_rng(s))."""
-    out = []
-    for s in seeds:
-        u = np.random.default_rng(s).standard_normal(setup.center.shape[0])
-        out.append(setup.center + 0.5 * setup.radius * u / np.linalg.norm(u))
-    return np.array(out)
-
-
-def horizons(steps: int, points: int = 21) -> np.ndarray:
-    """A log grid over the last two decades, [T/100, T]."""
-    return np.unique(np.round(np.logspace(np.log10(max(steps / 100, 1)), np.log10(steps),
-                                          points)).astype(int))
-
-
-def _eta_alpha(method: object) -> float | None:
+def _eta_alpha(method: R.WeightingMethod) -> float | None:
     eta = getattr(method, "step_size", None)
     return float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else None
 
 
-def _averages(thetas: np.ndarray, weights: np.ndarray, T: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """θ̄_T = mean(θ_0..θ_{T−1}), ᾱ_T = mean(α_1..α_T) on the simplex, at each T (time first)."""
-    steps = weights.shape[0]
-    tb = np.cumsum(thetas[:-1], axis=0) / np.arange(1, steps + 1).reshape(-1, *[1] * (
-        thetas.ndim - 1))
-    w = weights / weights.sum(axis=-1, keepdims=True)
-    ab = np.cumsum(w, axis=0) / np.arange(1, steps + 1).reshape(-1, *[1] * (weights.ndim - 1))
-    return tb[T - 1], ab[T - 1]
+class RunKwargs(TypedDict):
+    """The keywords of the theorem's loop shared by every run of a (problem, regime)."""
+
+    lr: float
+    schedule: Schedule
+    project_radius: float
+    project_center: np.ndarray
+    batch_size: int | None
+    sampler: SamplerKind
 
 
-def run_seeds(name: str, problem: R.MultiTaskProblem | R.AbsoluteLossProblem, method: object,
+def run_seeds(name: str, problem: R.ExactProblem, method: R.WeightingMethod,
               setup: theory.GameSetup, steps: int, seeds: list[int], *,
               batch_size: int | None = None,
-              sampler: str = "with_replacement", backend: str = "numpy",
+              sampler: SamplerKind = "with_replacement", backend: str = "numpy",
               rule: str = "growth") -> SeedRuns:
     """Run ``method`` in the theorem's loop once per seed and measure gap_T on the grid.
 
@@ -139,16 +128,20 @@ def run_seeds(name: str, problem: R.MultiTaskProblem | R.AbsoluteLossProblem, me
     smooth = getattr(problem, "loss", None) != "absolute"
     starts = seed_starts(setup, seeds)
     eta_alpha = _eta_alpha(method)
-    game = replace(setup, eta_alpha=eta_alpha)       # the bounds use the method's own η_α
-    common = dict(lr=setup.eta_theta, schedule="inv_sqrt", project_radius=setup.radius,
-                  project_center=setup.center, batch_size=batch_size, sampler=sampler)
+    # the bounds use the method's own η_α (and are not computed without one)
+    game = setup if eta_alpha is None else replace(setup, eta_alpha=eta_alpha)
+    common = RunKwargs(lr=setup.eta_theta, schedule="inv_sqrt", project_radius=setup.radius,
+                       project_center=setup.center, batch_size=batch_size, sampler=sampler)
     gaps = np.full((S, len(T)), np.nan)
     bound = np.full((S, len(T)), np.nan)
     failures: list[str] = []
     curves: dict = {}
+    w0: np.ndarray | None = None
+    e0: np.ndarray | None = None
     if type(method) in REFERENCE_CLASSES and isinstance(problem, R.EXACT_PROBLEMS):
-        batch = gpu.from_reference([problem] * S, backend=backend,
-                                   keep_samples=batch_size is not None)
+        # gpu.from_reference stacks LAD problems too; its annotation names MultiTaskProblem only
+        batch = gpu.from_reference([problem] * S,  # type: ignore[list-item]
+                                   backend=backend, keep_samples=batch_size is not None)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", R.DivergenceWarning)
@@ -162,22 +155,21 @@ def run_seeds(name: str, problem: R.MultiTaskProblem | R.AbsoluteLossProblem, me
             bound = theory.data_bound(tr.step_sizes, tr.combined_grad_norms, game, T).T
         w0, e0 = tr.weights[:, 0], tr.excess[:, 0]
     else:
-        w0 = e0 = None
         combined = np.full((steps, S), np.nan)
         etas = None
-        for s_i, (seed, tr) in enumerate(zip(seeds, runs_of(problem, method, steps, starts,
+        for s_i, (seed, one) in enumerate(zip(seeds, runs_of(problem, method, steps, starts,
                                                                seeds, common))):
-            if isinstance(tr, BaseException):
-                failures.append(f"seed {seed}: {type(tr).__name__}: {tr}")
+            if isinstance(one, BaseException):
+                failures.append(f"seed {seed}: {type(one).__name__}: {one}")
                 continue
-            tb, ab = _averages(tr.thetas, tr.weights, T)
+            tb, ab = _averages(one.thetas, one.weights, T)
             gaps[s_i] = [R.duality_gap(problem, tb[k], ab[k]).gap for k in range(len(T))]
-            combined[:, s_i], etas = tr.combined_grad_norms, tr.step_sizes
+            combined[:, s_i], etas = one.combined_grad_norms, one.step_sizes
             if w0 is None:
-                w0, e0 = tr.weights, tr.excess
+                w0, e0 = one.weights, one.excess
         if etas is not None and eta_alpha is not None:
             bound = theory.data_bound(etas, combined, game, T).T
-    if w0 is not None:
+    if w0 is not None and e0 is not None:          # set together
         idx = np.unique(np.round(np.logspace(0, np.log10(steps), 200)).astype(int)) - 1
         curves = {"traj_t": idx + 1, "weights": (w0 / w0.sum(-1, keepdims=True))[idx],
                   "excess": e0[idx + 1], "minmax": np.array([R.minmax_solution(problem).value])}
@@ -186,8 +178,8 @@ def run_seeds(name: str, problem: R.MultiTaskProblem | R.AbsoluteLossProblem, me
                     curves, rule, smooth)
 
 
-def runs_of(problem: object, method: object, steps: int, starts: np.ndarray, seeds: list[int],
-            common: dict) -> list:
+def runs_of(problem: R.ExactProblem, method: R.WeightingMethod, steps: int, starts: np.ndarray,
+            seeds: list[int], common: RunKwargs) -> list[R.Trajectory | BaseException]:
     """``reference.run`` once per seed, or the exception that ended the run: all seeds in
     lockstep (``reference.lockstep``) where the problem and the method allow it, else one by
     one. A ``ValueError``/``TypeError`` of a run is a failed run, as a divergence is."""
@@ -197,7 +189,7 @@ def runs_of(problem: object, method: object, steps: int, starts: np.ndarray, see
                                 seeds=seeds, **common)
         except (ValueError, TypeError):
             pass              # a method that raises: one by one, so that each seed says its own
-    out: list = []
+    out: list[R.Trajectory | BaseException] = []
     for seed, th0 in zip(seeds, starts):
         try:
             with warnings.catch_warnings():
@@ -208,7 +200,7 @@ def runs_of(problem: object, method: object, steps: int, starts: np.ndarray, see
     return out
 
 
-def tight_runs(method: object, seeds: list[int], steps: int, *, seed: int = 0,
+def tight_runs(method: R.WeightingMethod, seeds: list[int], steps: int, *, seed: int = 0,
                backend: str = "numpy") -> SeedRuns | None:
     """``method`` on the tight instance (problem seed ``seed``), full batch, bound rules only;
     None when the method exposes no η_α (``step_size``): the bounds need it."""
@@ -326,7 +318,6 @@ def run(config: SuiteConfig) -> ClaimResult:
                         "method": repr(method)}
         runs.append(tight)
     result = claim_result(runs, cfg)
-    from .official_reduction import reduction_subchecks   # it builds on this module
     extra = []
     for pname, spec in config.named_problems():
         problem = spec.build(config.seed)

@@ -38,7 +38,7 @@ DRIFT_TOL = 0.05
 HARM_TOL = 1.10
 
 
-def methods(config: SuiteConfig) -> dict[str, Callable[[], object]]:
+def methods(config: SuiteConfig) -> dict[str, Callable[[], R.WeightingMethod]]:
     kw = config.method_kwargs()
     return {
         "ExcessMTL(exact)": lambda: R.ExcessMTL("exact", "paper", **kw),
@@ -51,7 +51,8 @@ def methods(config: SuiteConfig) -> dict[str, Callable[[], object]]:
     }
 
 
-def sweep(config: SuiteConfig, spec: ProblemSpec, method: object, seeds: list[int]) -> dict:
+def sweep(config: SuiteConfig, spec: ProblemSpec, method: R.WeightingMethod, seeds: list[int]
+          ) -> dict:
     """Final simplex weights and excess risks, (levels, seeds, m), over the noise levels of the
     noisy tasks. Reference classes run batched (replica = (level, seed)) through gpu/ on
     ``config.backend``; any other method seed by seed through ``reference.run``. One common
@@ -80,14 +81,14 @@ def sweep(config: SuiteConfig, spec: ProblemSpec, method: object, seeds: list[in
             "excess": np.median(e.reshape(shape), axis=1), "lr": np.array(lr)}
 
 
-def final_runs(problems: list, method: object, steps: int, lr: float, th0: np.ndarray
-               ) -> list:
+def final_runs(problems: list[R.MultiTaskProblem], method: R.WeightingMethod, steps: int,
+               lr: float, th0: np.ndarray) -> list[R.Trajectory | None]:
     """One constant-step run per (problem, start), None where it diverged: in lockstep
     (``reference.lockstep``) where the problems and the method allow it, else one by one."""
     if lockstep_supported(problems, method):
         return [None if isinstance(tr, BaseException) else tr
                 for tr in run_lockstep(problems, method, steps, theta0=th0, lr=lr)]
-    out = []
+    out: list[R.Trajectory | None] = []
     for p, start in zip(problems, th0):
         try:
             with warnings.catch_warnings():
@@ -157,10 +158,11 @@ def _store(arrays: dict, pname: str, label: str, res: dict) -> None:
     arrays[f"{pname}|noisy"] = res["noisy"]
 
 
-def check(method: object, label: str, config: SuiteConfig) -> ClaimResult:
+def check(method: R.WeightingMethod, label: str, config: SuiteConfig) -> ClaimResult:
     """The claim for one method on every configured problem family (``verify``)."""
     seeds = seeds_of(config)
-    checks, arrays = [], {}
+    checks: list[SubCheck] = []
+    arrays: dict[str, np.ndarray] = {}
     for pname, spec in config.named_problems():
         res = sweep(config, spec, method, seeds)
         _store(arrays, pname, label, res)
@@ -172,7 +174,9 @@ def check(method: object, label: str, config: SuiteConfig) -> ClaimResult:
 def run(config: SuiteConfig) -> ClaimResult:
     """The suite: ExcessMTL's variants must pass, GroupDRO must overweight the noisy tasks."""
     seeds = seeds_of(config)
-    checks, arrays, scopes = [], {}, []
+    checks: list[SubCheck] = []
+    arrays: dict[str, np.ndarray] = {}
+    scopes: list = []
     for pname, spec in config.named_problems():
         results = {name: sweep(config, spec, make(), seeds)
                    for name, make in methods(config).items()}

@@ -88,10 +88,10 @@ def study(config: SuiteConfig, spec: ProblemSpec, seeds: list[int],
     """{subject: {start: per-seed arrays}} of the sweep's lowest and highest noise level (or the
     two levels ``ends``)."""
     levels = spec.sweep_levels(config.quick)
-    ends = (levels[0], levels[-1]) if ends is None else tuple(ends)
+    pair: tuple[float, ...] = (levels[0], levels[-1]) if ends is None else tuple(ends)
     noisy = np.array(spec.noisy_tasks)
     clean = np.setdiff1d(np.arange(spec.n_tasks), noisy)
-    problems = [spec.build(s, spec.noise_at(lvl)) for lvl in ends for s in seeds]
+    problems = [spec.build(s, spec.noise_at(lvl)) for lvl in pair for s in seeds]
     L = max(smoothness(p) for p in problems)
     S, P = len(seeds), len(problems)
     th0 = {text: np.array([initial_point(parse(text), p, s, tuple(clean))
@@ -127,7 +127,7 @@ def study(config: SuiteConfig, spec: ProblemSpec, seeds: list[int],
             out[name][text] = {"drift": drift, "ratio": ratio, "pred_drift": pdrift,
                                "pred_ratio": pratio,
                                "degenerate": np.any(value >= 1 - DEGENERATE_TOL, axis=0),
-                               "init_loss": init_loss[1], "levels": np.array(ends)}
+                               "init_loss": init_loss[1], "levels": np.array(pair)}
     return out
 
 

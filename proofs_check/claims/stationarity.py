@@ -17,6 +17,7 @@ bound still shrinking over the last decade. P is computed exactly (Wolfe's algor
 from __future__ import annotations
 
 import warnings
+from typing import cast
 
 import numpy as np
 
@@ -36,7 +37,8 @@ SOURCE = "[ABS] Pareto stationarity; [SS] non-convex; bound [OURS] docs/theory.m
 CONVENTION = "ExcessMTL(adagrad) with scale processing, paper convention (α on Δ_m); constant η"
 
 
-def stationarity_bound(problem: object, traj: R.Trajectory) -> dict:
+def stationarity_bound(problem: R.MultiTaskProblem | R.TanhNetProblem, traj: R.Trajectory
+                       ) -> dict:
     """Every quantity of the bound along ``traj`` (constant step η)."""
     A = traj.simplex_weights
     L = traj.losses
@@ -59,7 +61,7 @@ def stationarity_bound(problem: object, traj: R.Trajectory) -> dict:
             "C": C[at], "decrease_violation": decrease - 1e-12 * (1 + np.abs(L[:-1]).max(axis=1))}
 
 
-def trajectories(problem: R.MultiTaskProblem, method: object, steps: int, lr: float,
+def trajectories(problem: R.MultiTaskProblem, method: R.WeightingMethod, steps: int, lr: float,
                  starts: np.ndarray) -> list[R.Trajectory | None]:
     """One constant-step run per start (None where it diverged): a reference class runs every
     start in one batched run through gpu/ (its replicas are reference ``Trajectory``s), any
@@ -86,7 +88,8 @@ def trajectories(problem: R.MultiTaskProblem, method: object, steps: int, lr: fl
         return out
 
 
-def stationarity_subchecks(name: str, problem: object, method: object, steps: int, lr: float, *,
+def stationarity_subchecks(name: str, problem: R.MultiTaskProblem, method: R.WeightingMethod,
+                           steps: int, lr: float, *,
                            theta0: object = None, traj: R.Trajectory | None = None,
                            diverged: bool = False) -> tuple[list[SubCheck], dict]:
     """The claim's sub-checks on one run: ``traj`` if given, else one run of ``method`` from
@@ -139,7 +142,7 @@ def run(config: SuiteConfig) -> ClaimResult:
         net_checks = [worst_over_seeds(rows[0].name, list(rows), seeds) for rows in zip(*per_seed)]
         ew = _net_runs(seeds, net_steps, R.EqualWeights("paper"), None) if not config.quick \
             else None
-        net_checks += nonconvex_rate_checks(ours, ew)
+        net_checks += nonconvex_rate_checks(cast("list[dict]", ours), ew)   # no run diverged
     else:
         failed = [s for s, c in zip(seeds, per_seed) if len(c) == 1]
         net_checks = [SubCheck("tanh-net: runs that diverged", float(len(failed)), 0.0, "upper",
@@ -162,7 +165,8 @@ C_GROWTH = 10 ** 0.25     # "bounded": C_t grows by at most a quarter decade ove
 P_GROWTH = 10 ** 0.25     # min P·√t, and min P against EqualWeights': a quarter decade at most
 
 
-def _net_runs(seeds: list[int], steps: int, method: object, batch_size: int | None) -> list:
+def _net_runs(seeds: list[int], steps: int, method: R.WeightingMethod, batch_size: int | None
+              ) -> list[dict | None]:
     """The stationarity quantities of one tanh-network run per seed (None where it diverged)."""
     nets = [R.make_tanh_problem(2, 3, 4, 64, noise=[0.1, 1.0], seed=s) for s in seeds]
     if lockstep_supported(nets, method):          # every seed in one lockstep run
@@ -172,7 +176,7 @@ def _net_runs(seeds: list[int], steps: int, method: object, batch_size: int | No
                                 batch_size=batch_size, seeds=seeds)
         return [None if isinstance(tr, BaseException) else stationarity_bound(net, tr)
                 for net, tr in zip(nets, runs)]
-    out = []
+    out: list[dict | None] = []
     for s, net in zip(seeds, nets):
         try:
             with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
@@ -257,15 +261,16 @@ def minibatch_net_checks(seeds: list[int], steps: int, *, compare: bool = True
         bad = [s for s, b in zip(seeds, ours) if b is None]
         return [SubCheck(f"{name}: runs that diverged", float(len(bad)), 0.0, "upper",
                          note=f"seeds {bad} diverged")]
-    ratio = np.array([np.max(b["min_P"] / b["bound"]) for b in ours])
-    growth = np.array([_decade(b, "C") for b in ours])
-    shrink = np.array([_decade(b, "bound") for b in ours])
+    done = cast("list[dict]", ours)                   # every run completed
+    ratio = np.array([np.max(b["min_P"] / b["bound"]) for b in done])
+    growth = np.array([_decade(b, "C") for b in done])
+    shrink = np.array([_decade(b, "bound") for b in done])
     power = np.log10(np.median(growth))
-    slopes = np.array([min_p_slope(b) for b in ours])
+    slopes = np.array([min_p_slope(b) for b in done])
     ew_ok = [b for b in ew if b is not None]
     ew_note = ("EqualWeights on the same data and starts: min P at T median "
                f"{np.median([b['min_P'][-1] for b in ew_ok]):.3g} (ours "
-               f"{np.median([b['min_P'][-1] for b in ours]):.3g}), log-log slope of min P over "
+               f"{np.median([b['min_P'][-1] for b in done]):.3g}), log-log slope of min P over "
                f"the last decade median {np.median([min_p_slope(b) for b in ew_ok]):.2f} (ours "
                f"{np.median(slopes):.2f}); its C_T/C_(T/10) = "
                f"{np.median([_decade(b, 'C') for b in ew_ok]):.3g}") if ew_ok else \
@@ -289,11 +294,12 @@ def minibatch_net_checks(seeds: list[int], steps: int, *, compare: bool = True
     ]
 
 
-def check(method: object, label: str, problems: list[tuple[str, R.MultiTaskProblem]],
+def check(method: R.WeightingMethod, label: str, problems: list[tuple[str, R.MultiTaskProblem]],
           config: SuiteConfig, seeds: list[int]) -> ClaimResult:
     """The claim for one method (weights on the simplex) on given problems, from one start per
     seed (``start_points``), with the constant step ``config.theta_lr`` (1/L by default)."""
-    checks, arrays = [], {}
+    checks: list[SubCheck] = []
+    arrays: dict = {}
     for pname, problem in problems:
         lr = config.theta_lr(problem, method)
         per_seed = []

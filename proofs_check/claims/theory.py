@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import reference as R
-from reference.loop import Trajectory
+from reference.loop import Schedule, Trajectory
 
 PROOF_STEPS = {
     "convexity": "F(θ_{t−1}, α_t) − F(u, α_t) <= ⟨ĝ_t, θ_{t−1} − u⟩ for every t",
@@ -63,7 +64,7 @@ class GameSetup:
                 "eta_theta": self.eta_theta, "eta_alpha": self.eta_alpha}
 
 
-def gradient_bound(problem: R.MultiTaskProblem, center: np.ndarray, radius: float) -> float:
+def gradient_bound(problem: R.ExactProblem, center: np.ndarray, radius: float) -> float:
     """G >= sup_{‖θ−c‖<=R} max_i ‖∇ℓ_i(θ)‖.
 
     linear: ∇ℓ_i(θ) = H_i(θ − θ_i*), so ‖∇ℓ_i‖ <= ‖H_i‖₂ (R + ‖c − θ_i*‖).
@@ -71,18 +72,18 @@ def gradient_bound(problem: R.MultiTaskProblem, center: np.ndarray, radius: floa
     ‖∇ℓ_i‖ <= (1/n) Σ_k ‖x_k‖ + λ(‖c‖ + R).
     absolute (LAD): |sign| <= 1, so ‖g_i‖ <= (1/n) Σ_k ‖x_k‖.
     """
-    if problem.loss == "linear":
+    if isinstance(problem, R.MultiTaskProblem) and problem.loss == "linear":
         H = problem.hessians(center)
         dist = np.linalg.norm(problem.optimal_params - center, axis=1)
         return float(max(np.linalg.norm(H[i], 2) * (radius + dist[i])
                          for i in range(problem.n_tasks)))
     row = np.linalg.norm(problem.X, axis=2).mean(axis=1)
-    if problem.loss == "absolute":
+    if isinstance(problem, R.AbsoluteLossProblem):          # loss "absolute"
         return float(np.max(row))
     return float(np.max(row) + problem.l2 * (np.linalg.norm(center) + radius))
 
 
-def game_setup(problem: R.MultiTaskProblem, *, eta_alpha: float = 1.0,
+def game_setup(problem: R.ExactProblem, *, eta_alpha: float = 1.0,
                radius_factor: float = 2.0) -> GameSetup:
     """Θ centred at the mean of the task optima, R = radius_factor · max_i ‖θ_i* − c‖ (chosen
     without looking at the min–max solution)."""
@@ -93,9 +94,9 @@ def game_setup(problem: R.MultiTaskProblem, *, eta_alpha: float = 1.0,
                      n_tasks=problem.n_tasks)
 
 
-def run_game(problem: R.MultiTaskProblem, setup: GameSetup, steps: int, *,
-             schedule: str = "inv_sqrt", lr: float | None = None, method: object = None
-             ) -> Trajectory:
+def run_game(problem: R.ExactProblem, setup: GameSetup, steps: int, *,
+             schedule: Schedule = "inv_sqrt", lr: float | None = None,
+             method: R.WeightingMethod | None = None) -> Trajectory:
     """The dynamics of the theorem: ExcessMTL(exact, paper, no scale processing), projected."""
     method = method or R.ExcessMTL("exact", "paper", step_size=setup.eta_alpha,
                                    scale_processing=False)
@@ -125,7 +126,7 @@ def data_bound(step_sizes: np.ndarray, combined_grad_norms: np.ndarray, setup: G
             + np.log(setup.n_tasks) / setup.eta_alpha) / T.reshape(-1, *[1] * (g.ndim - 1))
 
 
-def gaps(problem: R.MultiTaskProblem, traj: Trajectory, T: np.ndarray) -> list[R.DualityGap]:
+def gaps(problem: R.ExactProblem, traj: Trajectory, T: np.ndarray) -> list[R.DualityGap]:
     """gap_T at each T, with θ̄_T and ᾱ_T of the trajectory."""
     tb, ab = traj.theta_bar, traj.alpha_bar
     return [R.duality_gap(problem, tb[t - 1], ab[t - 1]) for t in np.asarray(T, dtype=int)]
@@ -143,10 +144,10 @@ def fit_slope(T: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     return float(coef[0]), se
 
 
-def _violation(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def _violation(lhs: ArrayLike, rhs: ArrayLike) -> np.ndarray:
     """lhs − rhs beyond round-off (1e-10 relative, 1e-13 absolute): > 0 means the step breaks."""
-    lhs, rhs = np.asarray(lhs, float), np.asarray(rhs, float)
-    return lhs - rhs - 1e-10 * (np.abs(lhs) + np.abs(rhs)) - 1e-13
+    a, b = np.asarray(lhs, float), np.asarray(rhs, float)
+    return a - b - 1e-10 * (np.abs(a) + np.abs(b)) - 1e-13
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class StepReport:
     first_failure_t: int | None  # the first step t (1-based) or horizon T where it broke
 
 
-def instrument(problem: R.MultiTaskProblem, traj: Trajectory, setup: GameSetup,
+def instrument(problem: R.ExactProblem, traj: Trajectory, setup: GameSetup,
                horizons: np.ndarray) -> list[StepReport]:
     """Evaluate every inequality of the proof along ``traj``, for the comparator u_T of each
     horizon T (the minimiser of F(·, ᾱ_T)), at every step t <= T."""
@@ -173,12 +174,14 @@ def instrument(problem: R.MultiTaskProblem, traj: Trajectory, setup: GameSetup,
     worst: dict[str, float] = {k: -np.inf for k in PROOF_STEPS}
     first: dict[str, int | None] = {k: None for k in PROOF_STEPS}
 
-    def record(name: str, viol: np.ndarray, ts: np.ndarray) -> None:
-        viol = np.atleast_1d(viol)
-        worst[name] = max(worst[name], float(np.max(viol)))
-        bad = np.flatnonzero(viol > 0)
-        if bad.size and (first[name] is None or int(ts[bad[0]]) < first[name]):
-            first[name] = int(ts[bad[0]])
+    def record(name: str, viol: ArrayLike, ts: ArrayLike) -> None:
+        v = np.atleast_1d(viol)
+        t_of = np.asarray(ts)
+        worst[name] = max(worst[name], float(np.max(v)))
+        bad = np.flatnonzero(v > 0)
+        seen = first[name]
+        if bad.size and (seen is None or int(t_of[bad[0]]) < seen):
+            first[name] = int(t_of[bad[0]])
 
     record("alpha-regret", _violation(reg_alpha, np.log(setup.n_tasks) / setup.eta_alpha),
            np.arange(1, len(reg_alpha) + 1))

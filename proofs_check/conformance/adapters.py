@@ -4,6 +4,7 @@ NumPy float64 arrays. torch is imported lazily: nothing here needs it until an a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +19,9 @@ def _torch():
     return torch
 
 
-def to_numpy(x: object) -> np.ndarray:
-    """A float64 NumPy copy of an array or tensor (detached, on the CPU)."""
+def to_numpy(x: Any) -> np.ndarray:
+    """A float64 NumPy copy of an array or tensor (detached, on the CPU; torch is duck-typed, as
+    it is optional)."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu()
         if hasattr(x, "double"):
@@ -51,7 +53,7 @@ def from_torch(step_fn: Callable, *, dtype: str = "float64", device: str = "cpu"
     return wrapped
 
 
-def torchjd_weighting(obj: object) -> object:
+def torchjd_weighting(obj: object) -> Any:
     """The TorchJD ``Weighting`` of ``obj``: the object itself, or an aggregator's ``weighting``."""
     inner = getattr(obj, "weighting", None)
     return inner if inner is not None and hasattr(inner, "forward") else obj

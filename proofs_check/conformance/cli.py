@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import reference as R
 from reference._validate import describe_exception, passes_through
@@ -19,7 +21,7 @@ from reference._validate import describe_exception, passes_through
 from . import golden
 from ..cli_policy import EXIT_FAILED, EXIT_OK, OneLineParser, emit, guarded
 from .adapters import adapt, from_torch, is_torch_module
-from .harness import METHOD_NAMES, TOLERANCES, check_weighting, default_problem
+from .harness import METHOD_NAMES, TOLERANCES, StepFn, check_weighting, default_problem
 from .record import check_recording, load_recording
 
 
@@ -175,17 +177,18 @@ SIZE_NAMES = ("n_tasks", "task_num", "num_tasks", "m", "n")
 DIM_NAMES = ("dim", "d", "n_params")
 
 
-def make_step_fn(factory, n_tasks: int, dim: int):
+def make_step_fn(factory: Callable[..., object], n_tasks: int, dim: int) -> StepFn:
     """Call ``factory`` with the sizes it asks for: ``dim`` (or ``d``) by name, and the number of
     tasks under a known name (``n_tasks``, ``task_num``, …) or, if it has exactly one other
     required parameter, under that one, whatever its name. What it returns is adapted
     (``adapters.adapt``: a TorchJD weighting is wrapped). A factory that raises is an error
     (exit 2), not a conformance finding."""
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}
-    kwargs = {k: dim for k in DIM_NAMES if k in params}
+    kwargs: dict[str, Any] = {k: dim for k in DIM_NAMES if k in params}
     named = [k for k in SIZE_NAMES if k in params]
     required = [k for k, prm in params.items() if k not in kwargs and prm.default is prm.empty
                 and prm.kind in (prm.POSITIONAL_OR_KEYWORD, prm.KEYWORD_ONLY)]
@@ -204,7 +207,7 @@ def make_step_fn(factory, n_tasks: int, dim: int):
                         "or a TorchJD weighting (see docs/conformance.md)") from None
 
 
-def _torch_hint(step_fn) -> object:
+def _torch_hint(step_fn: StepFn) -> StepFn:
     """A torch module that is not TorchJD's takes tensors: say so instead of failing later."""
     if is_torch_module(step_fn) and not type(step_fn).__module__.startswith("torchjd"):
         raise TypeError(f"the factory returned a torch module ({type(step_fn).__name__}); pass "

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from itertools import combinations, product
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -35,14 +36,21 @@ ACCUMULATOR_EPS = (0.0, 1e-10, 1e-8, 1e-6)
 WARMUPS = (2, 3, 4, 5)
 
 
+class InnerMethod(R.WeightingMethod, Protocol):
+    """What the wrappers below wrap: a reference method, or another wrapper. ``weights(state)``
+    gives its weights at a state (``Lagged`` starts from them)."""
+
+    def weights(self, state: Any) -> np.ndarray: ...
+
+
 class Lagged:
     """The weights of ``inner`` one step late: step t returns the weights ``inner`` gave at step
     t − 1 (its initial weights at t = 1): an implementation that updates α after the model step
     and so applies the previous step's weights."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: InnerMethod) -> None:
         self.inner = inner
-        self.needs = getattr(inner, "needs", frozenset())
+        self.needs: frozenset[str] = getattr(inner, "needs", frozenset())
 
     def init_state(self, n_tasks: int, dim: int):
         state = self.inner.init_state(n_tasks, dim)
@@ -57,9 +65,9 @@ class Lagged:
 class _MappedWeights:
     """``inner``'s weights passed through ``_map`` (the state is the inner method's)."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: InnerMethod) -> None:
         self.inner = inner
-        self.needs = getattr(inner, "needs", frozenset())
+        self.needs: frozenset[str] = getattr(inner, "needs", frozenset())
 
     def _map(self, w: object) -> np.ndarray:
         raise NotImplementedError
@@ -79,7 +87,7 @@ class Rescaled(_MappedWeights):
     """The weights of ``inner`` normalised to sum to ``total`` (a port whose Σα is neither 1 nor
     m). The state is the inner method's."""
 
-    def __init__(self, inner: object, total: float) -> None:
+    def __init__(self, inner: InnerMethod, total: float) -> None:
         super().__init__(inner)
         self.total = float(total)
 
@@ -94,7 +102,7 @@ class Clamped(_MappedWeights):
     ``loss_weight = clamp(loss_weight, lo, hi)``); ``output_only=True`` clips only what is
     returned. ``inner``'s state must be (or wrap) a ``reference.WeightState``."""
 
-    def __init__(self, inner: object, low: float | None, high: float | None, *,
+    def __init__(self, inner: InnerMethod, low: float | None, high: float | None, *,
                  output_only: bool = False) -> None:
         super().__init__(inner)
         self.low, self.high, self.output_only = low, high, output_only
@@ -121,8 +129,9 @@ class AdaGradVariant(R.ExcessMTL):
 
     name = "ExcessMTL"
 
-    def __init__(self, convention: str = "official", *, eps_outside: bool = False,
-                 accumulate_after: bool = False, sign: float = 1.0, **kw: object) -> None:
+    def __init__(self, convention: R.weighting.Convention = "official", *,
+                 eps_outside: bool = False, accumulate_after: bool = False, sign: float = 1.0,
+                 **kw: Any) -> None:
         super().__init__("adagrad", convention, **kw)
         for flag, val in (("eps_outside", eps_outside), ("accumulate_after", accumulate_after)):
             if not isinstance(val, bool):
@@ -163,7 +172,7 @@ class AdaGradVariant(R.ExcessMTL):
 class NegatedLosses:
     """GroupDRO with the sign of the exponent flipped (a known bug shape)."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: InnerMethod) -> None:
         self.inner = inner
 
     def init_state(self, m: int, d: int):
@@ -210,8 +219,8 @@ def candidates(group_list: list[tuple[str, tuple[object, ...]]], max_size: int =
                 yield dict(zip(names, values))
 
 
-def first_mismatch(method: object, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray,
-                   rtol: float, atol: float, *, rescaled: bool = False) -> int:
+def first_mismatch(method: R.WeightingMethod, losses: np.ndarray, grads: np.ndarray,
+                   actual: np.ndarray, rtol: float, atol: float, *, rescaled: bool = False) -> int:
     """0-based index of the first step where ``method`` replayed on the inputs departs from
     ``actual`` (len(actual) when it reproduces every step). Stops at the first departure."""
     T, m = actual.shape
@@ -270,7 +279,8 @@ def describe(option: str, value: object, claimed: Mapping[str, object]) -> str:
         return ("updated on the first step with the raw estimate instead of only storing the "
                 "baseline" if value else "the first step only stores the baseline")
     if option == "warmup":
-        return f"baseline averaged over a warm-up of {value} steps instead of {max(1, was or 0)}"
+        before = max(1, cast(int, was or 0))
+        return f"baseline averaged over a warm-up of {value} steps instead of {before}"
     if option == "baseline_eps":
         return f"ε = {value:g} added to the baseline in the scale-processing division"
     if option == "eps":

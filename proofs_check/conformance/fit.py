@@ -45,9 +45,12 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+
+import reference as R
 
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -161,7 +164,7 @@ class Structure:
     after: bool = False           # accumulator updated after the estimate
 
     def options(self, method: str) -> dict:
-        out = {"lagged": bool(self.lag)}
+        out: dict[str, bool | int] = {"lagged": bool(self.lag)}
         if method == "excessmtl":
             out.update(scale_processing=self.scaled, first_step_update=self.first_step,
                        warmup=self.warmup, sqrt_accumulator=self.placement != "no sqrt",
@@ -433,7 +436,7 @@ def _fit_excess(st: Structure, v: np.ndarray, valid: np.ndarray, acc: tuple, cla
 
     lower = np.array([-np.inf if n == "step_size" else floor if n == "eps" else 0.0
                       for n in free])
-    best = None
+    best: tuple | None = None
     for e0 in (eps0,) + (tuple(starts) if "eps" in idx else ()):
         vals = {"step_size": eta0, "eps": e0, "baseline_eps": beps0}
         x0 = np.array([vals[n] for n in free])
@@ -448,6 +451,7 @@ def _fit_excess(st: Structure, v: np.ndarray, valid: np.ndarray, acc: tuple, cla
         th, rss, se, per = _fit(v, valid, model, x0, lower, free)
         if best is None or rss < best[1]:
             best = (th, rss, se, per)
+    assert best is not None                  # the loop runs at least once (from eps0)
     th, rss, se, per = best
     eta, eps, beps = full(th)
     sel = valid & (valid.sum(axis=1, keepdims=True) >= 2)
@@ -474,7 +478,7 @@ def fit_losses(st: Structure, v: np.ndarray, valid: np.ndarray, losses: np.ndarr
 
 
 # ------------------------------------------------------------------------------ replay
-def replay_weights(method: object, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
+def replay_weights(method: R.WeightingMethod, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
     """The weights ``method`` returns on the inputs, (T, m); NaN from the step where it raises
     (a candidate that cannot run there does not reproduce it)."""
     T, m = losses.shape
@@ -537,7 +541,7 @@ def complete(inference: Inference) -> Inference:
 
 
 def _interval(value: float, se: float | None) -> dict:
-    out = {"value": value}
+    out: dict[str, float | list[float]] = {"value": value}
     if se is not None and math.isfinite(se):
         out["stderr"] = se
         out["ci95"] = [value - Z95 * se, value + Z95 * se]
@@ -649,7 +653,7 @@ def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol:
     norm = {}
     if norm_fit.get("constant") and not rescaled:
         norm = {"weight_sum": norm_fit["value"]}
-    clamp_sets = [{}]
+    clamp_sets: list[dict] = [{}]
     if lo is not None or hi is not None:
         base = {"clamp_min": lo, "clamp_max": hi}
         clamp_sets = [base, {**base, "clamp_output_only": True}]
@@ -669,7 +673,8 @@ def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol:
         fits, inputs = _fit_structures(method, claimed, A, L, G, at_bound, tol)
         fits = [f for f in fits if math.isfinite(f.rss)]
         fits.sort(key=lambda f: f.rss)
-    candidates = [(f, cl) for f in fits[:MAX_REPLAYS] for cl in clamp_sets]
+    candidates: list[tuple[StructureFit | None, dict]] = [
+        (f, cl) for f in fits[:MAX_REPLAYS] for cl in clamp_sets]
     if static(A, rtol, atol) and method in ("excessmtl", "groupdro"):
         # weights that never move (η = 0, or no update within the recording) fit any step size
         # small enough not to show: no fitted value can explain them, only Σα, a clamp, a lag
@@ -710,7 +715,8 @@ def infer(spec, losses: np.ndarray, grads: np.ndarray, actual: np.ndarray, rtol:
                 break                 # the claim itself reproduces: nothing is simpler
         elif best_miss is None or (agreed, -err) > (best_miss[1], -best_miss[2]):
             best_miss = (dep, agreed, err, f)
-    found, others = None, []
+    found: tuple | None = None
+    others: list = []
     if explanations:
         # the fewest departures first, then the smallest residual: with few steps several
         # structures reproduce the port, and the simplest is the explanation
@@ -830,7 +836,7 @@ def _widths(f: StructureFit | None, norm_fit: dict, rtol: float) -> dict:
     return out
 
 
-def _parsimonious(method: str, f: StructureFit, inputs: dict, claimed: dict,
+def _parsimonious(method: str, f: StructureFit | None, inputs: dict, claimed: dict,
                   options: Callable, reproduces: Callable, multi_start: bool = True
                   ) -> tuple | None:
     """The fit of ``f``'s structure with the fewest continuous parameters freed from their
@@ -894,6 +900,7 @@ def _fit_structures(method: str, claimed: dict, A: np.ndarray, L: np.ndarray, G:
         if claimed["scale_processing"]:
             shapes.append((True, claimed["first_step_update"], claimed["warmup"]))
         shapes = list(dict.fromkeys(shapes))
+        assert acc is not None                  # excessmtl (groupdro continued above)
         accl = tuple(x[:Tl] for x in acc)
         for scaled, first, W in shapes:
             if scaled and W >= Tl and not first:
@@ -1133,7 +1140,7 @@ def _localise_payoff(spec, losses, grads, actual, expected, init, out, tol) -> d
     pay = claimed_payoffs(spec, losses, grads)
     rows = np.flatnonzero(ref_moves & np.all(np.isfinite(pay), axis=1) & both.all(axis=1)) \
         if pay is not None else np.zeros(0, dtype=int)
-    if len(rows) >= 2:
+    if len(rows) >= 2 and pay is not None:      # rows is empty without payoffs
         # v_t,i ≈ k_i·u_t,i + c_t: the per-step constants c_t are projected out by centring
         # each step over the tasks (Frisch–Waugh–Lovell), which leaves an m-column problem
         P, V = pay[rows], v[rows]
@@ -1203,6 +1210,7 @@ def _accumulator_hypotheses(spec, grads, v, valid, r_claimed, thr) -> dict | Non
     if f_decay.rss < order.rss:
         best = (f"decaying, S ← {beta:.3g}·S + g²", f_decay)
     label, f = best
+    assert f.per_step is not None                # fit_* always record it
     if np.all(f.per_step <= thr):
         return {"quantity": "accumulator", "detail": label, "fitted_step_size": f.eta,
                 "pattern": f"the changes match an AdaGrad estimate whose accumulator is {label}"
@@ -1230,7 +1238,7 @@ def float32_replay(spec, losses: np.ndarray, grads: np.ndarray, **override: obje
     eta = f(o["step_size"])
     S = None
     warm = np.zeros(m, dtype=f)
-    base = None
+    base: Any = None          # the baseline, set at t = warmup − 1, before the first scaled step
     out = np.empty((T, m))
     previous = w.copy()
     with np.errstate(all="ignore"):

@@ -10,7 +10,7 @@ accumulator ε and where ε sits, sqrt, sign, step size, clamp bounds, weights o
 the weights it returned (``fit.py``), confirms them by replaying the reference with the fitted
 values (``ConformanceReport.explained_by``, ``fitted``), recognises float32 rounding by its
 residual pattern, and otherwise localises what first differs (``localisation``).
-``assert_conforms`` raises with the report for a port's CI.
+``port.assert_conforms`` raises with the report for a port's CI.
 
 ``check_recording`` (``record.py``) does the same on inputs recorded inside a real training loop.
 """
@@ -85,7 +85,7 @@ class MethodSpec:
                              f"{list(allowed) or 'none'}")
         _check_harness_options(self.options)
 
-    def build(self, **override: object) -> object:
+    def build(self, **override: object) -> R.WeightingMethod:
         """The reference method with ``override`` (departures, see ``departures.py``) applied:
         reference options go to the reference class, the harness options (``HARNESS_OPTIONS``)
         wrap it."""
@@ -99,6 +99,7 @@ class MethodSpec:
         output_only = kw.pop("clamp_output_only", False)
         outside, after = kw.pop("eps_outside", False), kw.pop("accumulate_after", False)
         kw.pop("estimator", None)
+        method: D.InnerMethod
         if self.method == "excessmtl":
             if outside or after:
                 method = D.AdaGradVariant(conv, step_size=eta, eps_outside=outside,
@@ -155,7 +156,7 @@ def _check_harness_options(options: dict) -> None:
                          f"clamp_max={high!r}")
 
 
-def drive(method: object, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
+def drive(method: R.WeightingMethod, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
     """The weights a reference method returns on a recorded input sequence, (T, m)."""
     return R.replay(method, losses, grads)
 
@@ -405,7 +406,7 @@ def _diagnose_all(spec: MethodSpec, losses: np.ndarray, grads: np.ndarray, actua
                  "steps)" + (f"; {fit_text}" if fit_text else "")]
         notes += [f"equally explained by: {_words(c, claimed)}" for c in inf.alternatives]
         return Diagnosis(combo, inf.alternatives, None, notes, inf.fitted, T, loc)
-    notes: list[str] = []
+    notes = []
     if dtype == "float64" and np.all(np.isfinite(actual)):
         r32, a32 = TOLERANCES["float32"]
         a, e = (_normalise(actual), _normalise(expected)) if rescaled else (actual, expected)
@@ -627,66 +628,3 @@ def check_weighting(step_fn: StepFn, method: str = "excessmtl", convention: str 
     losses, grads, expected = reference_inputs(spec, problem, steps, lr)
     return compare(step_fn, spec, losses, grads, expected, rtol=rtol, atol=atol,
                    accept_rescaled=accept_rescaled, dtype=dtype)
-
-
-# --------------------------------------------------------------------- for a port's CI
-def _is_factory(obj: object) -> bool:
-    """A class, or a callable taking at most one required argument (the number of tasks, and
-    ``dim`` by name), is a factory; a callable of two (losses, grads) is a step_fn."""
-    import inspect
-    if inspect.isclass(obj):
-        return True
-    try:
-        params = inspect.signature(obj).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    required = [p for p in params if p.default is p.empty and p.kind in
-                (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(required) <= 1 and not any(p.kind is p.VAR_POSITIONAL for p in params)
-
-
-def assert_conforms(step_fn_or_factory: object, **expected: object) -> ConformanceReport:
-    """Check a port and raise ``AssertionError`` with the report (what differs, the fitted
-    parameters, where it first departs) unless it conforms; return the report when it does.
-
-    ``step_fn_or_factory``: a stateful ``step_fn(losses, grads) -> weights``, or a factory (a
-    class or a function of the number of tasks, and ``dim=`` by name) returning one, called
-    afresh here, or a ``Recording``/``Recorder`` of a training loop (checked with
-    ``check_recording``). ``expected``: what the port claims, the keywords of
-    ``check_weighting`` (``method``, ``convention``, ``step_size``, ``steps``, ``dtype``,
-    ``rtol``, ``atol``, ``accept_rescaled``, ``problem``, ``lr``, ``seed``) or of
-    ``check_recording``, and reference options such as ``warmup=3``.
-
-        def test_my_port_is_excessmtl():
-            assert_conforms(MyExcessMTL, convention="paper")
-    """
-    report = check_port(step_fn_or_factory, **expected)
-    if not report.passed:
-        raise AssertionError(str(report))
-    return report
-
-
-def check_port(step_fn_or_factory: object, **expected: object) -> ConformanceReport:
-    """The report ``assert_conforms`` judges, without raising on a departure (same arguments);
-    ``proofs_check.testing.assert_conforms`` builds its ``allowed=`` departures on it."""
-    from .record import Recorder, Recording, check_recording
-    if isinstance(step_fn_or_factory, (Recording, Recorder)):
-        report = check_recording(step_fn_or_factory, **expected)
-    else:
-        if not callable(step_fn_or_factory):
-            raise TypeError("step_fn_or_factory must be a step_fn(losses, grads) -> weights, a "
-                            "factory returning one, or a Recording, got "
-                            f"{type(step_fn_or_factory).__name__}")
-        step_fn = step_fn_or_factory
-        if _is_factory(step_fn):
-            from .cli import make_step_fn
-            seed = expected.get("seed", 0)
-            problem = expected.get("problem")
-            problem = default_problem(seed) if problem is None else problem
-            if not isinstance(problem, R.MultiTaskProblem):
-                raise TypeError(f"problem must be a reference MultiTaskProblem, got "
-                                f"{type(problem).__name__}")
-            step_fn = make_step_fn(step_fn_or_factory, problem.n_tasks, problem.dim)
-            expected = {**expected, "problem": problem}
-        report = check_weighting(step_fn, **expected)
-    return report

@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -165,7 +166,8 @@ class Recorder:
         _same_shapes(self._grads, self._losses)
         no_losses = any(x is None for x in self._losses)
         known = [d for d in _PRECISION if d in self._dtypes]
-        return Recording(losses=None if no_losses else np.stack(self._losses),
+        losses = cast("list[np.ndarray]", self._losses)          # none is None
+        return Recording(losses=None if no_losses else np.stack(losses),
                          grads=np.stack(self._grads), weights=np.stack(self._weights),
                          dtype=known[-1] if known else "float64")
 

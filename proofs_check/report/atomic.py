@@ -87,7 +87,7 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
             raise TypeError(f"array {k!r} has dtype object; only numeric and string arrays are "
                             "stored (no pickle)")
         clean[k] = a
-    np.savez_compressed(buf, **clean)
+    np.savez_compressed(buf, **clean)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     return buf.getvalue()
 
 

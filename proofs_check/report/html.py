@@ -79,7 +79,8 @@ def format_number(x: object) -> str:
     if isinstance(x, bool):
         return str(x)
     try:
-        f = float(x)                          # report.json writes NaN/inf as "nan"/"inf"
+        # report.json writes NaN/inf as "nan"/"inf"; what float() refuses is printed as it is
+        f = float(x)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(x)
     if not math.isfinite(f):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import SupportsFloat
 
 from . import atomic
 
@@ -17,11 +18,11 @@ BEGIN = "<!-- BEGIN GENERATED from docs/report.json by `python tools/claims_doc.
 END = "<!-- END GENERATED -->"
 
 
-def _num(x: object) -> str:
+def _num(x: SupportsFloat | str | None) -> str:
     if x is None:
         return "—"
-    x = float(x)
-    return f"{x:.4g}" if x == 0 or 1e-3 <= abs(x) < 1e4 else f"{x:.3e}"
+    f = float(x)
+    return f"{f:.4g}" if f == 0 or 1e-3 <= abs(f) < 1e4 else f"{f:.3e}"
 
 
 def _want(check: dict) -> str:

@@ -50,7 +50,8 @@ def draw_rate(d: dict, claim: dict) -> plt.Figure:
     """The figure of ``plot_rate`` (also ``proofs_check.plot_gap_vs_T``)."""
     groups = _rate_runs(d)
     fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 4.2), squeeze=False)
-    method = next(iter(claim.get("config", {}).values()), {}).get("method", "")
+    first: dict = next(iter(claim.get("config", {}).values()), {})
+    method = first.get("method", "")
     for ax, (problem, keys) in zip(axes[0], groups.items()):
         for i, k in enumerate(keys):
             T, g = d[f"{k}_T"], d[f"{k}_gaps"]

@@ -92,7 +92,8 @@ def read_manifest_full(directory: Path) -> dict | None:
             not all(isinstance(p, str) for p in obj["files"]):
         return None
     files = [p for p in obj["files"] if is_relative_inside(p)]
-    sums = obj.get("sha256") if isinstance(obj.get("sha256"), dict) else {}
+    raw = obj.get("sha256")
+    sums: dict = raw if isinstance(raw, dict) else {}
     return {"files": files, "sha256": {k: v for k, v in sums.items()
                                        if k in files and isinstance(v, str)}}
 
@@ -332,7 +333,9 @@ def _abandoned(directory: Path) -> bool:
 # ------------------------------------------------------------------------------ recovery
 def _read_journal(target: Path) -> dict | None:
     obj = _read_json(target / JOURNAL)
-    ok = isinstance(obj, dict) and obj.get("tool") == TOOL and \
+    if not isinstance(obj, dict):
+        return None
+    ok = obj.get("tool") == TOOL and \
         isinstance(obj.get("stage"), str) and obj["stage"].startswith(STAGING_PREFIX) and \
         "/" not in obj["stage"] and \
         all(isinstance(obj.get(k), list) and all(isinstance(p, str) and is_relative_inside(p)

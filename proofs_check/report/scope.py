@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Protocol
 
 _SEEDS = re.compile(r"\s*\((?:median|worst|q\d+|best)[^()]*\)\s*$|\s*\(\d+ seeds\)\s*$")
 
@@ -25,9 +26,25 @@ def split_name(name: str) -> tuple[str, str]:
     return head.strip(), _SEEDS.sub("", tail).strip()
 
 
-def generic_scope(checks: Iterable[object]) -> tuple[dict, ...]:
+class _Check(Protocol):
+    """What a scope is made of: a ``SubCheck`` (``report.result``, which builds on this module)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def measured(self) -> float: ...
+
+    @property
+    def bound(self) -> float: ...
+
+    @property
+    def passed(self) -> bool: ...
+
+
+def generic_scope(checks: Iterable[_Check]) -> tuple[dict, ...]:
     """One scope entry per failed statistic: {"finding", "observed", "vanishes", "rows"}."""
-    groups: dict[str, list[tuple[str, object]]] = {}
+    groups: dict[str, list[tuple[str, _Check]]] = {}
     for c in checks:
         cond, stat = split_name(c.name)
         groups.setdefault(stat, []).append((cond, c))

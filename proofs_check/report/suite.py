@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import time
+from typing import cast
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -54,8 +55,9 @@ def run_claims(config: SuiteConfig, ids: Iterable[str] | None = None, *,
     return out
 
 
-def _versions() -> dict:
-    v = {"python": platform.python_version(), "platform": platform.platform()}
+def _versions() -> dict[str, str | None]:
+    v: dict[str, str | None] = {"python": platform.python_version(),
+                                "platform": platform.platform()}
     for pkg in ("numpy", "scipy", "matplotlib", "excessmtl-oracle"):
         try:
             v[pkg] = metadata.version(pkg)
@@ -96,14 +98,14 @@ def claim_entry(result: ClaimResult, key: str) -> dict:
     """The claim's entry of report.json (strict JSON), its data file named by ``key``."""
     c = result.to_json()
     c["data"] = f"data/{key}.npz" if result.arrays else None
-    return _jsonable(c)
+    return cast(dict, _jsonable(c))
 
 
 def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed: float
                  ) -> dict:
     cfg = config if isinstance(config, dict) else config.to_json()
     claims = [claim_entry(r, key) for r, key in zip(results, data_keys(results))]
-    return _jsonable({
+    return cast(dict, _jsonable({
         "suite": "excessmtl-oracle verification suite",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": cfg,
@@ -114,7 +116,7 @@ def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed
         "summary": {"claims": len(results), "passed": sum(r.passed for r in results),
                     "failed": sum(not r.passed for r in results)},
         "claims": claims,
-    })
+    }))
 
 
 def write_results(out: Path, config: SuiteConfig | dict, results: list[ClaimResult],

@@ -23,6 +23,7 @@ import numpy as np
 
 import gpu
 import reference as R
+from reference.sampling import SamplerKind
 
 from ..claims.common import BATCHED, smoothness, weight_sum
 from ..claims.robustness_scope import start_is_saddle as scaled_saddle
@@ -47,7 +48,7 @@ def build_problems(s: dict, seeds: list[int]) -> list[R.MultiTaskProblem]:
                                     seed=seed) for seed in seeds]
 
 
-def build_method(name: str, s: dict) -> object:
+def build_method(name: str, s: dict) -> R.WeightingMethod:
     spec = parse_method(name)
     if spec["kind"] == "ExcessMTL":
         return R.ExcessMTL(spec["estimator"] or s["estimator"], spec["convention"],
@@ -75,7 +76,8 @@ def start_is_saddle(problems, theta0: np.ndarray) -> np.ndarray:
     return np.array([float(scaled_saddle(p, t)) for p, t in zip(problems, theta0)])
 
 
-def final_state(problems, method, steps: int, lr: float, batch_size: int | None, sampler: str,
+def final_state(problems: list[R.MultiTaskProblem], method: R.WeightingMethod, steps: int,
+                lr: float, batch_size: int | None, sampler: SamplerKind,
                 seeds: list[int], backend: str, theta0: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Final weights and excess risks, (S, m) each; NaN rows for a replica that diverged."""
@@ -110,16 +112,16 @@ def run_cell(settings: dict, seeds: list[int], steps: int, methods: list[str],
     minmax = np.array([R.minmax_solution(p).value for p in problems])
     L = max(smoothness(p) for p in problems)
     b = settings["batch_size"] or None
-    W, E = [], []
+    Ws, Es = [], []
     for name in methods:
         method = build_method(name, settings)
         base = 1.0 / L if settings["lr"] is None else settings["lr"]
         lr = base / weight_sum(problems[0], method)
         w, e = final_state(problems, method, steps, lr, b, settings["sampler"], seeds, backend,
                            theta0=th0)
-        W.append(w / w.sum(axis=1, keepdims=True))
-        E.append(e)
-    W, E = np.stack(W), np.stack(E)
+        Ws.append(w / w.sum(axis=1, keepdims=True))
+        Es.append(e)
+    W, E = np.stack(Ws), np.stack(Es)
     out = {"weights": W, "excess": E, "minmax": minmax,
            "max_excess": E.max(axis=2), "alpha_noisy": W[:, :, 0],
            "clean_max_excess": E[:, :, 1:].max(axis=2), "gap": E.max(axis=2) - minmax,

@@ -117,10 +117,11 @@ def _table(doc: dict, name: str, source: str) -> dict:
 def parse_method(name: object) -> dict:
     """``"ExcessMTL(adagrad, official)"`` → {"kind": "ExcessMTL", "estimator": "adagrad",
     "convention": "official"}; estimator None means the grid's ``estimator`` setting."""
-    if not isinstance(name, str) or not METHOD_RE.match(name.strip()):
+    match = METHOD_RE.match(name.strip()) if isinstance(name, str) else None
+    if match is None:
         raise ValueError(f"[run] methods: {name!r} is not a method; write ExcessMTL(exact|"
                          "adagrad|taylor[, official|paper]), GroupDRO or EqualWeights")
-    kind, args = METHOD_RE.match(name.strip()).groups()
+    kind, args = match.groups()
     out = {"kind": kind, "estimator": None, "convention": "paper"}
     for arg in [a.strip() for a in (args or "").split(",") if a.strip()]:
         if arg in ("exact", "adagrad", "taylor") and kind == "ExcessMTL":

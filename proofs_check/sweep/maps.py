@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -50,7 +52,7 @@ def _ordered(values, order: list | None) -> list:
     return sorted(vals, key=repr)
 
 
-def claim_map(frame, axes: list[str], method: str, ax, column: str = "robust",
+def claim_map(frame, axes: Sequence[str | None], method: str, ax, column: str = "robust",
               order: dict | None = None):
     """Heatmap of the fraction of seeds in which ``column`` holds over axes[0] × axes[1], the
     values of each axis in ``order[axis]`` (the grid file's) where given."""
@@ -108,7 +110,8 @@ def metric_vs_axis(frame, metric: str, x: str, panel: str | None, ax_list, metho
                 style = METHOD_STYLE.get(name, {})
                 numeric = np.issubdtype(np.asarray(xs).dtype, np.number)
                 pos = np.asarray(xs, float) if numeric else np.arange(len(xs))
-                label = name if lv is None else f"{name}, {LABELS.get(lines, lines)} = {lv}"
+                label = name if lv is None else \
+                    f"{name}, {LABELS.get(str(lines), lines)} = {lv}"   # lv: lines is set
                 ax.plot(pos, med, label=label, mfc="none", ls=ls, **style)
                 ax.fill_between(pos, lo, hi, alpha=0.10, color=style.get("color"))
                 if not numeric:
@@ -116,7 +119,7 @@ def metric_vs_axis(frame, metric: str, x: str, panel: str | None, ax_list, metho
         ax.set_xlabel(LABELS.get(x, x))
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         if pv is not None:
-            ax.set_title(f"{LABELS.get(panel, panel)} = {pv}", fontsize=9)
+            ax.set_title(f"{LABELS.get(str(panel), panel)} = {pv}", fontsize=9)
         ax.grid(alpha=0.3)
     ax_list[0].legend(fontsize=6)
 
@@ -144,7 +147,7 @@ def draw_maps(folder) -> list[Path]:
     for column, title in titles.items():
         fig, axs = plt.subplots(len(rows), n, figsize=(3.2 * n, 2.9 * len(rows) + 0.4),
                                 squeeze=False)
-        im = None
+        im: Any = None
         for r, fv in enumerate(rows):
             sub = frame if facet is None else frame[frame[facet] == fv]
             for ax, name in zip(axs[r], methods):

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -110,7 +111,7 @@ def _alive(client) -> bool:
     return getattr(client, "status", "running") == "running"
 
 
-def _gather(dd, client, futures: dict, scheduler: str | None) -> Iterator[tuple[object, int]]:
+def _gather(dd, client, futures: dict, scheduler: str | None) -> Iterator[tuple[Any, int]]:
     """(future, key) as each future finishes; SchedulerLost when the scheduler is unreachable
     for ``LOST_SCHEDULER_S``."""
     lost_since = None
@@ -165,6 +166,7 @@ def run_sweep(grid: Grid | str | Path, out: str | Path, *, workers: int = 2,
               f"(first: {damaged[0]})", file=sys.stderr)
     skipped = len(cells) - len(todo)
     previous = read_meta(out) or {}
+    meta: dict[str, Any]
     meta = {"grid": grid.to_json(), "fingerprint": grid.fingerprint(), "source": grid.source,
             "versions": versions(), "backend": backend,
             "workers": None if scheduler else workers, "scheduler": scheduler,
