@@ -65,7 +65,10 @@ CONVERGE_ELSEWHERE = [R.GroupDRO("paper"), R.EqualWeights("paper"),
 
 @pytest.mark.parametrize("batch_size", [None, 8, 64], ids=["full batch", "batch 8", "batch 64"])
 def test_methods_that_converge_to_another_point_fail_rate_in_each_regime(batch_size):
-    report = verify(CONVERGE_ELSEWHERE, claims=["rate"], quick=True, seeds=8,
+    """The growth rule kills them on the default families (the tight instance's bounds, which
+    the default problem=None adds, are tested on their own below)."""
+    families = list(SuiteConfig(quick=True).problems)
+    report = verify(CONVERGE_ELSEWHERE, families, claims=["rate"], quick=True, seeds=8,
                     batch_size=batch_size)
     verdicts = {c.method: c.passed for c in report.claims}
     assert not any(verdicts.values()), verdicts
@@ -201,7 +204,7 @@ def test_a_user_method_on_a_user_problem_with_five_tasks_and_two_noisy_ones(tmp_
 
 def test_the_report_api(tmp_path):
     report = verify([R.ExcessMTL("exact", "paper", scale_processing=False), R.GroupDRO()],
-                    claims=["rate"], seeds=[0, 1, 2], quick=True)
+                    claims=["rate"], seeds=[0, 1, 2], steps=300)
     assert not report.passed
     assert report.claim("rate", method=0).passed and not report.claim("rate", 1).passed
     assert report.claim("rate", "GroupDRO(official, η_α=1)").verdict == "fail"
