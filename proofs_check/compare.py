@@ -5,24 +5,27 @@
     res.save("runs.npz"); pc.plot_convergence("runs.npz", "convergence")
 
 Each method runs in ``reference.run`` with a constant θ-step. The learning rate is handled here,
-not by the caller: ``lr=None`` is 1/L, and a method whose weights sum to m (the official
-convention of the reference classes) gets lr/m, so every method takes the same θ-steps for the
-same simplex weights. Recorded quantities are exact and measured on the full training set:
-losses ℓ_i(θ_t), excess risks E_i(θ_t) = ℓ_i(θ_t) − ℓ_i*, simplex weights α_t, and the primal gap
-max_i E_i(θ_t) − min_θ max_i E_i(θ) of the paper's objective.
+not by the caller: ``lr=None`` is the stable step below, and a method whose weights sum to m
+(the official convention of the reference classes) gets lr/m, so every method takes the same
+θ-steps for the same simplex weights. Recorded quantities are exact and measured on the full
+training set: losses ℓ_i(θ_t), excess risks E_i(θ_t) = ℓ_i(θ_t) − ℓ_i*, simplex weights α_t,
+and the primal gap max_i E_i(θ_t) − min_θ max_i E_i(θ) of the paper's objective.
 
 1/L is the stable step of gradient descent on one L-smooth task, not of the game: with a large
 η_α and no scale processing the weights and θ can settle into a period-2 cycle (θ and α
-alternate between two points, the gap stays flat), where 0.5/L converges. The default stays 1/L
-(the documented default of ``compare``, and the step of the claim checks, ``lr_for``: halving it
-would halve every method's progress to fix a few runs); instead a run that *ends* oscillating is
-detected (``oscillation``: over the last ``OSC_WINDOW`` iterates, ‖θ_t − θ_{t−2}‖ <
+alternate between two points, the gap stays flat). The coupled map is stable for lr < 2/λ,
+λ = λ_max(H_α* + (η/2)·JᵀPJ) at the min–max point (docs/theory.md §3d), so the default
+``lr=None`` is min(1/L, 1/λ) with λ the largest over the methods compared
+(``stepsize.game_step``): half the limit, as 1/L is half of 2/L. A run that still *ends*
+oscillating (a user method, whose gain is unknown, or an explicit lr) is detected
+(``oscillation``: over the last ``OSC_WINDOW`` iterates, ‖θ_t − θ_{t−2}‖ <
 ``OSC_RATIO``·‖θ_t − θ_{t−1}‖ at every step, with an amplitude that does not decay, for θ or the
-weights) and reported with an ``OscillationWarning`` that suggests a smaller lr, and in
-``settings["oscillating"]``. Measured on 432 full-batch runs (72 linear problems with 3 tasks ×
-6 methods, 2000 steps; ``pytest -m slow tests/test_conformance_inference.py -k scan``): 6 end in
-a period-2 cycle at 1/L, all without scale processing, none at 0.5/L; the warning fires on
-those 6 and on no other run.
+weights) and reported with an ``OscillationWarning`` that suggests a smaller lr, in
+``settings["oscillating"]`` and in the titles of the plots drawn from the result. Measured on 432
+full-batch runs (72 linear problems with 3 tasks × 6 methods, 2000 steps; ``pytest -m slow
+tests/test_conformance_inference.py -k scan``): 6 end in a period-2 cycle at 1/L, all without
+scale processing, none at 0.5/L and none at the default; the warning fires on those 6 and on no
+other run.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import reference as R
 from reference.sampling import SamplerKind
 
 from .report import atomic
-from .claims.common import describe, smoothness, weight_sum
+from .claims.common import describe, weight_sum
 from .config import noisy_tasks_of
+from .stepsize import game_step
 
 COMPARISON_KEY = "excessmtl_oracle_comparison"
 OSC_WINDOW = 8       # iterates at the end of a run inspected for a period-2 oscillation
@@ -219,7 +223,8 @@ def compare(problem: R.MultiTaskProblem, methods: Methods, steps: int, *,
     ``batch_size`` is set; the full-batch run is deterministic) and record the exact quantities.
 
     ``methods``: a method, a list (labelled by ``describe``) or a dict label → method.
-    ``lr``: the θ-step for weights on the simplex (default 1/L); Σα = m methods get lr/m.
+    ``lr``: the θ-step for weights on the simplex (default min(1/L, 1/λ), theory §3d); Σα = m
+    methods get lr/m.
     ``noisy_tasks``: tasks to label "(noisy)" in figures (default: those with the largest noise
     of a generated problem)."""
     if not isinstance(problem, R.MultiTaskProblem):
@@ -235,7 +240,7 @@ def compare(problem: R.MultiTaskProblem, methods: Methods, steps: int, *,
         tuple(R._validate.positive_int("noisy_tasks", i, minimum=0) for i in noisy_tasks)
     if any(i >= m for i in noisy):
         raise ValueError(f"noisy_tasks must be task indices below n_tasks = {m}, got {noisy}")
-    base = 1.0 / smoothness(problem) if lr is None else lr
+    base = game_step(problem, [m for _, m in items]) if lr is None else lr
     mm = R.minmax_solution(problem).value
     shape = (len(items), S, T + 1, m)
     losses, excess = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -263,10 +268,11 @@ def compare(problem: R.MultiTaskProblem, methods: Methods, steps: int, *,
             f"oscillation (θ or the weights alternate between two points) instead of "
             f"converging, so its final gap is not a limit. The θ-step is too large for it: "
             f"pass a smaller lr, e.g. lr={0.5 * base:.4g} (half the {base:.4g} used; the "
-            f"default is 1/L = {1.0 / smoothness(problem):.4g})"), stacklevel=2)
+            f"default, min(1/L, 1/λ) of docs/theory.md §3d, is "
+            f"{game_step(problem, [m for _, m in items]):.4g})"), stacklevel=2)
     front = R.pareto_front(problem, 61).losses if m == 2 else None
     settings = {"steps": T, "seeds": S, "batch_size": batch_size, "sampler": sampler,
-                "lr": "1/L" if lr is None else lr, "base_lr": base, "failures": failures,
+                "lr": "min(1/L, 1/λ)" if lr is None else lr, "base_lr": base, "failures": failures,
                 "oscillating": oscillating}
     return Comparison(tuple(lab for lab, _ in items), short_name(problem), noisy, losses, excess,
                       weights, excess.max(axis=-1) - mm, mm, problem.optimal_losses, front,

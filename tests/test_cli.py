@@ -1,7 +1,6 @@
 """The main job: `python -m proofs_check --quick --out DIR` and its report, figures and flags."""
 
 import json
-import shutil
 import subprocess
 import sys
 

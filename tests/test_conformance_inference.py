@@ -333,7 +333,7 @@ HEDGE = R.ExcessMTL("exact", "paper", scale_processing=False)
 
 def test_compare_warns_when_a_run_ends_in_a_period_2_cycle():
     with pytest.warns(OscillationWarning, match="smaller lr"):
-        res = pc.compare(PERIOD2, {"hedge": HEDGE}, 200)
+        res = pc.compare(PERIOD2, {"hedge": HEDGE}, 200, lr=1.0 / smoothness(PERIOD2))
     gap = res.gap[0, 0]
     assert gap[-1] == pytest.approx(gap[-3], abs=1e-12) and abs(gap[-1] - gap[-2]) > 0.05
     assert gap[-1] > 1.0 and len(res.settings["oscillating"]) == 1
@@ -345,6 +345,27 @@ def test_compare_warns_when_a_run_ends_in_a_period_2_cycle():
     from proofs_check.report.figures import _title
     assert "WARNING: hedge ended in a period-2 cycle" in _title(res, "Convergence")
     assert "WARNING" not in _title(half, "Convergence")
+
+
+def test_compare_converges_by_default_at_the_derived_stability_limit():
+    """docs/theory.md §3d: the coupled θ/α map of Hedge on the excess risks is stable for
+    lr < 2/λ, λ = λ_max(H_α* + (η/2)JᵀPJ). The default step is 1/λ here (below 1/L), with no
+    warning; 0.98·(2/λ) still converges and 1.02·(2/λ) cycles: the limit is the measured one."""
+    from proofs_check.stepsize import game_curvature, game_step
+    lam = game_curvature(PERIOD2, HEDGE.step_size)
+    assert game_step(PERIOD2, [HEDGE]) == pytest.approx(1.0 / lam)
+    assert 1.0 / lam < 1.0 / smoothness(PERIOD2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = pc.compare(PERIOD2, {"hedge": HEDGE}, 400)
+        below = pc.compare(PERIOD2, {"hedge": HEDGE}, 2000, lr=0.98 * 2 / lam)
+    assert res.gap[0, 0, -1] < 1e-9 and below.gap[0, 0, -1] < 1e-9
+    with pytest.warns(OscillationWarning):
+        above = pc.compare(PERIOD2, {"hedge": HEDGE}, 2000, lr=1.02 * 2 / lam)
+    assert above.gap[0, 0, -1] > 0.1
+    # methods without a Hedge feedback keep 1/L
+    assert game_step(PERIOD2, [R.EqualWeights(), R.MGDA()]) == pytest.approx(
+        1.0 / smoothness(PERIOD2))
 
 
 def test_the_oscillation_detector_on_known_series():
@@ -361,9 +382,10 @@ def test_the_oscillation_detector_on_known_series():
 
 @pytest.mark.slow
 def test_scan_the_warning_fires_exactly_on_the_runs_that_end_in_a_period_2_cycle():
-    """The measurement quoted in proofs_check/compare.py (about 8 minutes)."""
+    """The measurement quoted in proofs_check/compare.py (about 12 minutes)."""
     import proofs_check.claims.common as cc
-    counts = {1.0: [0, 0, 0], 0.5: [0, 0, 0]}
+    from proofs_check.stepsize import game_step
+    counts = {1.0: [0, 0, 0], 0.5: [0, 0, 0], "default": [0, 0, 0]}
     for seed in range(6):
         for noise in ([0.1, 0.3, 1.0], [0.1, 1.0, 3.0], 0.1, [1.0, 2.0, 4.0]):
             for n in (32, 64, 200):
@@ -372,8 +394,9 @@ def test_scan_the_warning_fires_exactly_on_the_runs_that_end_in_a_period_2_cycle
                 for method in (R.ExcessMTL("exact", "official"), HEDGE,
                                R.ExcessMTL("exact", "official", scale_processing=False),
                                R.ExcessMTL("taylor", "official"), R.GroupDRO(), R.ExcessMTL()):
-                    for f in (1.0, 0.5):
-                        tr = R.run(P, method, 2000, lr=f / L / cc.weight_sum(P, method))
+                    for f in (1.0, 0.5, "default"):     # "default": compare's, theory §3d
+                        base = game_step(P, [method]) if f == "default" else f / L
+                        tr = R.run(P, method, 2000, lr=base / cc.weight_sum(P, method))
                         th = tr.thetas
                         step = np.linalg.norm(th[-1] - th[-2])
                         cycle = step > 1e-6 and np.linalg.norm(th[-1] - th[-3]) < 1e-3 * step
@@ -382,7 +405,7 @@ def test_scan_the_warning_fires_exactly_on_the_runs_that_end_in_a_period_2_cycle
                         counts[f][1] += cycle
                         counts[f][2] += warned and cycle
                         assert warned == cycle
-    assert counts == {1.0: [432, 6, 6], 0.5: [432, 0, 0]}
+    assert counts == {1.0: [432, 6, 6], 0.5: [432, 0, 0], "default": [432, 0, 0]}
 
 
 # ------------------------------------------------------------------- 5. the power table
