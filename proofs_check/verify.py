@@ -281,6 +281,18 @@ def load_method(target: str, option: str = "--method") -> R.WeightingMethod:
     return cast(R.WeightingMethod, method)
 
 
+def _step_size_notes(method: object, simplex: R.WeightingMethod) -> tuple[str, ...]:
+    """Why the rate claim's bounds were skipped, for a method without a float ``step_size``."""
+    if rate_claim._eta_alpha(simplex) is not None:
+        return ()
+    eta = getattr(method, "step_size", None)
+    why = "has no step_size attribute" if eta is None else \
+        f"has step_size = {eta!r}, not a number"
+    return (f"the method {why}, so the full-batch bounds of theory §3 (data-dependent and "
+            "a-priori, which need its η_α) and the tight instance were skipped; only the growth "
+            "rule decided. Give it a float attribute step_size (its η_α) to check them.",)
+
+
 def _raise_method_error(simplex: object) -> None:
     """Raise the error of a user's method that a claim check counted as a failed run."""
     error = getattr(simplex, "error", None) if isinstance(simplex, SimplexWeights) else None
@@ -447,7 +459,8 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
                 if tight is not None:
                     runs.append(tight)
                     cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
-                result = replace(rate_claim.claim_result(runs, cfg), method=label)
+                result = replace(rate_claim.claim_result(runs, cfg), method=label,
+                                 notes=_step_size_notes(m, simplex))
             elif cid == "robustness":
                 result = robustness_claim.check(simplex, label, spec_cfg)
             else:

@@ -409,3 +409,23 @@ def test_a_needs_typo_is_a_value_error_listing_the_valid_names():
     with pytest.raises(ValueError, match=r"needs lists \['exces'\]; it may name only "
                                          r"\['excess', 'hessians'\]"):
         pc.verify(method, claims=["rate"], seeds=2, quick=True)
+
+
+class PlainHedge(ReadsExcessUndeclared):
+    needs = frozenset({"excess"})
+
+
+@pytest.mark.parametrize("eta, says", [(None, "has no step_size attribute"),
+                                       ("1", "has step_size = '1', not a number")])
+def test_a_method_without_a_float_step_size_is_told_which_bounds_were_skipped(eta, says):
+    method = PlainHedge()
+    if eta is not None:
+        method.step_size = eta
+    report = pc.verify(method, claims=["rate"], seeds=2, steps=200)
+    rate = report.claim("rate")
+    assert len(rate.notes) == 1 and says in rate.notes[0] and "bounds" in rate.notes[0]
+    assert not any("bound" in c.name for c in rate.checks)
+    assert f"note: the method {says}" in report.table().replace("\n      ", " ")
+    assert report.to_json()["claims"][0]["notes"] == list(rate.notes)
+    method.step_size = 0.5
+    assert pc.verify(method, claims=["rate"], seeds=2, steps=200).claim("rate").notes == ()

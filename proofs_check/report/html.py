@@ -261,6 +261,7 @@ def _claim_section(c: Mapping, anchor: str, figs: list[str], figures: Mapping[st
     out.append(_table(("sub-check", "measured", "wanted", "kind", "verdict",
                        "per-seed statistics / note"), rows, "checks"))
     out.append(_scope(list(c.get("scope") or [])))
+    out += [f'<p class="note"><strong>Note:</strong> {_e(n)}</p>' for n in c.get("notes") or []]
     if c.get("config"):
         out.append("<details><summary>the claim's run settings</summary><pre>"
                    f"{_e(json.dumps(c['config'], indent=1, ensure_ascii=False))}</pre></details>")

@@ -57,6 +57,8 @@ class ClaimResult:
     method: str = ""            # the method checked, when the claim was run on a given one
     scope: tuple[dict, ...] = ()  # where each finding holds: {"finding", "observed", "vanishes",
                                   # "rows"}, generated from the runs (e.g. robustness over θ₀)
+    notes: tuple[str, ...] = ()   # what the check could not do for this method, and why (e.g.
+                                  # bounds skipped for a method without a float step_size)
 
     @property
     def passed(self) -> bool:
@@ -96,4 +98,4 @@ class ClaimResult:
                 "convention": self.convention, "measured": h.measured, "bound": h.bound,
                 "kind": h.kind, "verdict": self.verdict, "failed_checks": self.failed_checks,
                 "checks": [c.to_json() for c in self.checks], "config": self.config,
-                "scope": [dict(s) for s in self.scopes]}
+                "scope": [dict(s) for s in self.scopes], "notes": list(self.notes)}

@@ -45,6 +45,10 @@ def format_table(results: list[ClaimResult]) -> str:
                     if sc.get(key):
                         lines += textwrap.wrap(sc[key], 100, initial_indent="      ",
                                                subsequent_indent="      ")
+    for r in results:
+        for note in r.notes:
+            who = r.id + (f" [{r.method}]" if r.method else "")
+            lines += textwrap.wrap(f"{who}: note: {note}", 100, subsequent_indent="      ")
     passed = sum(r.passed for r in results)
     lines.append(f"\n{passed} of {len(results)} claims passed every sub-check.")
     return "\n".join(lines)
