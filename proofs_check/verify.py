@@ -187,29 +187,39 @@ class SimplexWeights:
                 f"that reads {' or '.join(missing)} must declare it, e.g. needs = "
                 f"frozenset({{{missing[0]!r}}}) (valid names: {sorted(R._validate.NEEDS)})")
 
-    def step(self, state, losses, grads, *, excess=None, hessians=None):
+    def _call(self, name: str, state: object, losses: np.ndarray, grads: np.ndarray,
+              excess: object, hessians: object) -> tuple[int, object, object]:
+        """(t, the inner state, the raw weights) of the inner method's ``name`` ("step" or
+        "step_batch") at step t: what it raises, or a return that is not a (state, weights)
+        pair, becomes a ``UserMethodError`` (``_user``), recorded for every later call."""
+        init = "init_state" if name == "step" else "init_states"
         if type(state) is not _Counted:
-            raise TypeError(f"state must be the state returned by SimplexWeights.init_state or "
-                            f"step, got {type(state).__name__}")
+            raise TypeError(f"state must be the state returned by SimplexWeights.{init} or "
+                            f"{name}, got {type(state).__name__}")
         if self._errors:
             raise self._errors[0]
         t = state.t + 1
         try:                         # the fast path: one call; the error text only on an error
-            out = self.inner.step(state.inner, losses, grads, excess=excess, hessians=hessians)
+            out = getattr(self.inner, name)(state.inner, losses, grads, excess=excess,
+                                            hessians=hessians)
         except BaseException as exc:  # noqa: BLE001 - user code; _user decides what it becomes
-            self._raise(f"step at t={t}", exc)
+            self._raise(f"{name} at t={t}", exc)
             raise
+        if not (isinstance(out, tuple) and len(out) == 2):
+            error = R.UserMethodError(f"method {self.label}: {name} must return (state, "
+                                      f"weights), got {type(out).__name__} at step t={t}")
+            self._record(error)
+            raise error
+        return t, out[0], out[1]
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        t, inner, w = self._call("step", state, losses, grads, excess, hessians)
         try:
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise R.UserMethodError(f"method {self.label}: step must return (state, "
-                                        f"weights), got {type(out).__name__} at step t={t}")
-            inner, w = out
             w = R.loop.checked_weights(self.inner, w, len(losses), t, signed=False)
         except R.UserMethodError as exc:
             self._record(exc)
             raise
         return _Counted(t, inner), w / w.sum()
-
 
     # the optional batched protocol (reference.lockstep.offers_batch), when the inner method
     # offers it: one call per step for every replica, weights put on the simplex row by row
@@ -223,24 +233,9 @@ class SimplexWeights:
                                       replicas))
 
     def step_batch(self, state, losses, grads, *, excess=None, hessians=None):
-        if type(state) is not _Counted:
-            raise TypeError(f"state must be the state returned by SimplexWeights.init_states or "
-                            f"step_batch, got {type(state).__name__}")
-        if self._errors:
-            raise self._errors[0]
-        t = state.t + 1
+        t, inner, raw = self._call("step_batch", state, losses, grads, excess, hessians)
         try:
-            out = cast(BatchedWeightingMethod, self.inner).step_batch(
-                state.inner, losses, grads, excess=excess, hessians=hessians)
-        except BaseException as exc:  # noqa: BLE001 - user code; _user decides what it becomes
-            self._raise(f"step_batch at t={t}", exc)
-            raise
-        try:
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise R.UserMethodError(f"method {self.label}: step_batch must return (state, "
-                                        f"weights), got {type(out).__name__} at step t={t}")
-            inner, w = out
-            w = np.asarray(w, dtype=np.float64)
+            w = np.asarray(raw, dtype=np.float64)
             if w.shape != losses.shape:
                 raise R.UserMethodError(f"method {self.label}: step_batch returned weights of "
                                         f"shape {w.shape} at step t={t}, expected "

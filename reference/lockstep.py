@@ -289,21 +289,9 @@ class _BatchBroken(Exception):
 def _batch_step(method: BatchedWeightingMethod, label: str, t: int, state: object,
                 losses: np.ndarray, grads: np.ndarray, extra: dict, R: int, m: int
                 ) -> tuple[object, np.ndarray]:
-    """``method.step_batch`` at step t, its weights checked row by row (``checked_weights``)."""
-    try:
-        out = method.step_batch(state, losses, grads, **extra)
-    except Exception:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from user code
-        if v.passes_through(exc):
-            raise
-        kind, text = v.describe_exception(exc)
-        raise v.UserMethodError(f"method {label} raised {kind} in step_batch at t={t}"
-                                + (f": {text}" if text else "")) from exc
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise v.UserMethodError(f"method {label}: step_batch must return (state, weights), got "
-                                f"{type(out).__name__} at step t={t}")
-    state, w = out
+    """``method.step_batch`` at step t (``loop._step``), its weights checked row by row
+    (``checked_weights``)."""
+    state, w = _step(method, label, t, state, losses, grads, extra, call="step_batch")
     try:
         w = np.asarray(w, dtype=np.float64)
     except (TypeError, ValueError):

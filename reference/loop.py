@@ -159,25 +159,27 @@ def replay(method: WeightingMethod, losses: object, grads: object, *, excess: ob
 
 
 def _step(method: WeightingMethod, label: str, t: int, state: object, losses: np.ndarray,
-          grads: np.ndarray, extra: dict) -> tuple[object, object]:
-    """``method.step`` at step t (user code: a SystemExit in it is a ``UserMethodError``), and
-    its (state, weights) pair, or a ``UserMethodError`` saying what it returned instead. An
-    ordinary exception keeps its type (a FloatingPointError is a divergence). No per-step cost
-    beyond the call: the error text is built only when there is an error."""
+          grads: np.ndarray, extra: dict, *, call: str = "step") -> tuple[object, object]:
+    """``method.step`` (or its ``call``, e.g. "step_batch") at step t (user code: a SystemExit in
+    it is a ``UserMethodError``), and its (state, weights) pair, or a ``UserMethodError`` saying
+    what it returned instead. An ordinary exception keeps its type (a FloatingPointError is a
+    divergence). No per-step cost beyond the call: the error text is built only when there is an
+    error."""
     try:
-        out = method.step(state, losses, grads, **extra)
+        out = method.step(state, losses, grads, **extra) if call == "step" else \
+            getattr(method, call)(state, losses, grads, **extra)
     except Exception:
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from user code
         if v.passes_through(exc):
             raise
         kind, text = v.describe_exception(exc)
-        raise v.UserMethodError(f"method {label} raised {kind} in step at t={t}"
+        raise v.UserMethodError(f"method {label} raised {kind} in {call} at t={t}"
                                 + (f": {text}" if text else "")) from exc
     if type(out) is not tuple or len(out) != 2:
         if isinstance(out, tuple) and len(out) == 2:
             return out
-        raise v.UserMethodError(f"method {label}: step must return (state, weights), got "
+        raise v.UserMethodError(f"method {label}: {call} must return (state, weights), got "
                                 f"{type(out).__name__} at step t={t}")
     return out
 

@@ -4,11 +4,15 @@ they are re-exported here."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 import reference as R
+from reference.lockstep import lockstep_supported, run_lockstep
 
 from ..report.result import SubCheck
 from ..stepsize import lr_for, smoothness, weight_sum
@@ -18,6 +22,35 @@ from ..stepsize import lr_for, smoothness, weight_sum
 # batches MGDA, but its min-norm solver runs on the host). A subclass is not batched: it runs as
 # it is, through reference.run.
 BATCHED = (R.ExcessMTL, R.GroupDRO, R.EqualWeights, R.IMTLG)
+
+
+def runs_each(problems: Sequence[R.Problem], method: R.WeightingMethod, steps: int,
+              theta0: np.ndarray, *, seeds: Sequence[int] | None = None,
+              failed: tuple[type[BaseException], ...] = (FloatingPointError,),
+              **run_kwargs: Any) -> list[R.Trajectory | BaseException]:
+    """``reference.run`` once per replica (``problems[k]`` from ``theta0[k]``, minibatch seed
+    ``seeds[k]``), or the exception that ended it: a ``DivergenceWarning``, or one of ``failed``
+    (a divergence by default). All replicas run in lockstep (``reference.lockstep``) where the
+    problems and the method allow it; a lockstep run that raises one of ``failed`` (a method
+    that raises) runs again one by one, so that each replica says its own. Any other exception
+    propagates."""
+    if lockstep_supported(problems, method):
+        try:
+            return run_lockstep(problems, method, steps, theta0=theta0, seeds=seeds,
+                                **run_kwargs)
+        except failed:
+            pass
+    out: list[R.Trajectory | BaseException] = []
+    caught: tuple[type[BaseException], ...] = (*failed, R.DivergenceWarning)
+    for k, (problem, start) in enumerate(zip(problems, theta0)):
+        kw = dict(run_kwargs) if seeds is None else {**run_kwargs, "seed": seeds[k]}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", R.DivergenceWarning)
+                out.append(R.run(problem, method, steps, theta0=start, **kw))
+        except caught as exc:
+            out.append(exc)
+    return out
 
 
 def start_points(problem: R.MultiTaskProblem, seeds: list[int]) -> np.ndarray:

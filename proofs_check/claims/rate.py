@@ -39,11 +39,11 @@ import numpy as np
 
 import gpu
 import reference as R
-from reference.lockstep import lockstep_supported, run_lockstep
 from reference.loop import Schedule
 from reference.sampling import SamplerKind
 
 from . import theory
+from .common import runs_each
 from .instances import tight_bound_problem
 from .official_reduction import reduction_subchecks
 from .rate_grid import (GROWTH_DETERMINISTIC, GROWTH_STOCHASTIC, _averages, horizons,
@@ -180,24 +180,10 @@ def run_seeds(name: str, problem: R.ExactProblem, method: R.WeightingMethod,
 
 def runs_of(problem: R.ExactProblem, method: R.WeightingMethod, steps: int, starts: np.ndarray,
             seeds: list[int], common: RunKwargs) -> list[R.Trajectory | BaseException]:
-    """``reference.run`` once per seed, or the exception that ended the run: all seeds in
-    lockstep (``reference.lockstep``) where the problem and the method allow it, else one by
-    one. A ``ValueError``/``TypeError`` of a run is a failed run, as a divergence is."""
-    if lockstep_supported([problem] * len(seeds), method):
-        try:
-            return run_lockstep([problem] * len(seeds), method, steps, theta0=starts,
-                                seeds=seeds, **common)
-        except (ValueError, TypeError):
-            pass              # a method that raises: one by one, so that each seed says its own
-    out: list[R.Trajectory | BaseException] = []
-    for seed, th0 in zip(seeds, starts):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", R.DivergenceWarning)
-                out.append(R.run(problem, method, steps, theta0=th0, seed=seed, **common))
-        except (ValueError, TypeError, FloatingPointError, R.DivergenceWarning) as exc:
-            out.append(exc)
-    return out
+    """``reference.run`` once per seed, or the exception that ended the run (``runs_each``): a
+    ``ValueError``/``TypeError`` of a run is a failed run, as a divergence is."""
+    return runs_each([problem] * len(seeds), method, steps, starts, seeds=seeds,
+                     failed=(ValueError, TypeError, FloatingPointError), **common)
 
 
 def tight_runs(method: R.WeightingMethod, seeds: list[int], steps: int, *, seed: int = 0,

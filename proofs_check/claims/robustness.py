@@ -14,19 +14,17 @@ to fail.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 import gpu
 import reference as R
-from reference.lockstep import lockstep_supported, run_lockstep
 
 from ..config import ProblemSpec, SuiteConfig
 from ..report.result import ClaimResult, SubCheck
 from . import robustness_scope as scope
-from .common import BATCHED, smoothness, weight_sum
+from .common import BATCHED, runs_each, smoothness, weight_sum
 
 ID = "robustness"
 STATEMENT = ("Raising the noisy tasks' label noise neither raises their ExcessMTL weight "
@@ -83,20 +81,9 @@ def sweep(config: SuiteConfig, spec: ProblemSpec, method: R.WeightingMethod, see
 
 def final_runs(problems: list[R.MultiTaskProblem], method: R.WeightingMethod, steps: int,
                lr: float, th0: np.ndarray) -> list[R.Trajectory | None]:
-    """One constant-step run per (problem, start), None where it diverged: in lockstep
-    (``reference.lockstep``) where the problems and the method allow it, else one by one."""
-    if lockstep_supported(problems, method):
-        return [None if isinstance(tr, BaseException) else tr
-                for tr in run_lockstep(problems, method, steps, theta0=th0, lr=lr)]
-    out: list[R.Trajectory | None] = []
-    for p, start in zip(problems, th0):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", R.DivergenceWarning)
-                out.append(R.run(p, method, steps, lr=lr, theta0=start))
-        except (FloatingPointError, R.DivergenceWarning):
-            out.append(None)
-    return out
+    """One constant-step run per (problem, start), None where it diverged (``runs_each``)."""
+    return [None if isinstance(tr, BaseException) else tr
+            for tr in runs_each(problems, method, steps, th0, lr=lr)]
 
 
 def per_seed(result: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -23,11 +23,10 @@ import numpy as np
 
 import gpu
 import reference as R
-from reference.lockstep import lockstep_supported, run_lockstep
 
 from ..config import SuiteConfig
 from ..report.result import ClaimResult, SubCheck
-from .common import BATCHED, start_points, worst_over_seeds
+from .common import BATCHED, runs_each, start_points, worst_over_seeds
 
 ID = "pareto-stationary"
 STATEMENT = ("ExcessMTL's iterates satisfy min_{s<=t} P(θ_s) <= sqrt(2C_t/(ηt)) → 0 (P the exact "
@@ -75,17 +74,8 @@ def trajectories(problem: R.MultiTaskProblem, method: R.WeightingMethod, steps: 
             except (FloatingPointError, R.DivergenceWarning):
                 return [None] * len(starts)
             return [tr.replica(k) for k in range(len(starts))]
-        if lockstep_supported([problem] * len(starts), method):
-            return [None if isinstance(tr, BaseException) else tr
-                    for tr in run_lockstep([problem] * len(starts), method, steps,
-                                           theta0=starts, lr=lr)]
-        out: list[R.Trajectory | None] = []
-        for th0 in starts:
-            try:
-                out.append(R.run(problem, method, steps, lr=lr, theta0=th0))
-            except (FloatingPointError, R.DivergenceWarning):
-                out.append(None)
-        return out
+        return [None if isinstance(tr, BaseException) else tr
+                for tr in runs_each([problem] * len(starts), method, steps, starts, lr=lr)]
 
 
 def stationarity_subchecks(name: str, problem: R.MultiTaskProblem, method: R.WeightingMethod,
@@ -169,26 +159,11 @@ def _net_runs(seeds: list[int], steps: int, method: R.WeightingMethod, batch_siz
               ) -> list[dict | None]:
     """The stationarity quantities of one tanh-network run per seed (None where it diverged)."""
     nets = [R.make_tanh_problem(2, 3, 4, 64, noise=[0.1, 1.0], seed=s) for s in seeds]
-    if lockstep_supported(nets, method):          # every seed in one lockstep run
-        starts = np.array([R.nonconvex.initial_point(net, seed=s) for net, s in zip(nets, seeds)])
-        with np.errstate(over="ignore", invalid="ignore"):
-            runs = run_lockstep(nets, method, steps, theta0=starts, lr=0.1,
-                                batch_size=batch_size, seeds=seeds)
-        return [None if isinstance(tr, BaseException) else stationarity_bound(net, tr)
-                for net, tr in zip(nets, runs)]
-    out: list[dict | None] = []
-    for s, net in zip(seeds, nets):
-        try:
-            with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("error", R.DivergenceWarning)
-                tr = R.run(net, method, steps, lr=0.1,
-                           theta0=R.nonconvex.initial_point(net, seed=s),
-                           batch_size=batch_size, seed=s)
-        except (FloatingPointError, R.DivergenceWarning):
-            out.append(None)
-            continue
-        out.append(stationarity_bound(net, tr))
-    return out
+    starts = np.array([R.nonconvex.initial_point(net, seed=s) for net, s in zip(nets, seeds)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        runs = runs_each(nets, method, steps, starts, seeds=seeds, lr=0.1, batch_size=batch_size)
+    return [None if isinstance(tr, BaseException) else stationarity_bound(net, tr)
+            for net, tr in zip(nets, runs)]
 
 
 def _decade(b: dict, key: str) -> float:
