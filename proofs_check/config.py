@@ -17,6 +17,7 @@ import reference as R
 
 from . import limits
 from . import theta0 as theta0_mod
+from .decide import SequentialRule
 from .stepsize import lr_for, weight_sum
 from .inputs import read_text_file
 
@@ -134,6 +135,8 @@ class SuiteConfig:
     backend: str = "numpy"      # array backend of the batched (multi-seed) runs
     replicas: int | None = None  # seeds per noise level of the robustness sweep (None: seeds)
     seeds: int = 8              # seeds of every claim's statistics (per problem and regime)
+    max_seeds: int | None = None  # the seed budget of the rules decided sequentially over
+                                  # seeds (None: max(32, seeds))
     batch_sizes: tuple[int, ...] = (8, 64)   # stochastic regimes of the rate claim
     problems: tuple[ProblemSpec, ...] = DEFAULT_PROBLEMS
     steps: int | None = None
@@ -147,6 +150,11 @@ class SuiteConfig:
         if self.replicas is not None:
             R._validate.positive_int("replicas", self.replicas)
         R._validate.positive_int("seeds", self.seeds)
+        if self.max_seeds is not None:
+            R._validate.positive_int("max_seeds", self.max_seeds)
+        if self.max_seeds is not None and self.max_seeds < self.seeds:
+            raise ValueError(f"max_seeds (the seed budget) must be >= seeds = {self.seeds}, got "
+                             f"{self.max_seeds}")
         if not isinstance(self.batch_sizes, tuple):
             raise TypeError(f"batch_sizes must be a tuple of integers, got {self.batch_sizes!r}")
         for b in self.batch_sizes:
@@ -241,6 +249,15 @@ class SuiteConfig:
         if self.lr is None:
             return lr_for(problem, method)
         return self.lr / weight_sum(problem, method)
+
+    def rule(self) -> SequentialRule:
+        """The sequential test of the rules decided over seeds, with this config's budget."""
+        return SequentialRule(max_seeds=self.seed_budget)
+
+    @property
+    def seed_budget(self) -> int:
+        """The most seeds a sequential rule may use: ``max_seeds``, else max(32, seeds)."""
+        return self.max_seeds if self.max_seeds is not None else max(32, self.seeds)
 
     def method_kwargs(self) -> dict:
         """Keyword arguments for the suite's own ExcessMTL / GroupDRO variants."""

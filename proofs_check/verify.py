@@ -38,10 +38,12 @@ from .claims import rate as rate_claim
 from .claims import robustness as robustness_claim
 from .claims import stationarity as stationarity_claim
 from .claims.common import describe
+from .claims.instances import inactive_task_problem
 from .config import ProblemSpec, SuiteConfig, noisy_tasks_of
 from .report.result import ClaimResult
 from .report.table import format_table
 
+INACTIVE = "inactive task"
 VERIFIABLE = ("rate", "pareto-optimal", "pareto-stationary", "robustness")
 """Claims that ``verify`` runs on any method. ``proof-steps`` and ``estimator`` are about
 ExcessMTL's own internals (the proof's inequalities, its excess-risk estimators) and run in the
@@ -379,13 +381,14 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
            sampler: SamplerKind = "with_replacement", quick: bool = False,
            backend: str = "numpy", lr: float | None = None,
            config: SuiteConfig | str | Path | None = None, progress: bool = False,
-           workers: int | None = None) -> Report:
+           workers: int | None = None, max_seeds: int | None = None) -> Report:
     """Check the paper's claims on ``method`` (default: the theorem dynamics,
     ExcessMTL(exact, paper, no scale processing)) and ``problem``.
 
     ``problem``: a ``MultiTaskProblem``, an ``AbsoluteLossProblem`` (LAD tasks: ``rate`` only), a
     ``ProblemSpec`` (a generated family: the robustness claim sweeps its noisy tasks' noise), or a
-    list; default: the config's families, plus the tight instance for ``rate``'s bounds.
+    list; default: the config's families, plus, for ``rate``, the tight instance (its bounds)
+    and the inactive-task instance (``claims.instances.inactive_task_problem``).
     ``claims``: a subset of ``VERIFIABLE``; default: all of them that apply (robustness needs a
     ``ProblemSpec``). ``seeds``: a count or a list (default: the config's, 8). ``batch_size``:
     the regimes of the rate claim (None: full batch; an integer: minibatches; a list: each).
@@ -395,6 +398,10 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
     processes that run the (claim, method) jobs (default: the environment variable
     EXCESSMTL_ORACLE_WORKERS, else one per core up to one per job; 1 runs them in this
     process); the results are bit-identical whatever the count (``proofs_check.pool``).
+    ``max_seeds``: the seed budget of the rules decided sequentially over seeds (default: the
+    config's, max(32, seeds)); with a seed count they start on ``seeds`` seeds and add the
+    seeds that follow while undecided; a list of seeds is used exactly (the verdict may then be
+    "inconclusive"). Verdicts are "pass", "fail" or "inconclusive" (docs/theory.md §8).
     """
     methods = _as_list(method, "method") or [R.ExcessMTL("exact", "paper",
                                                          scale_processing=False)]
@@ -405,7 +412,11 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
         raise TypeError(f"quick must be a bool, got {quick!r}")
     if steps is not None:
         R._validate.positive_int("steps", steps, minimum=100)
+    if max_seeds is not None:
+        R._validate.positive_int("max_seeds", max_seeds)
     cfg_all, seed_list = _config(config, quick, backend, seeds, steps, lr)
+    if max_seeds is not None:
+        cfg_all = replace(cfg_all, max_seeds=max_seeds)
     problems, specs = _problems(problem, cfg_all)
     lad = [n for n, p in problems if isinstance(p, R.AbsoluteLossProblem)]
     if claims is None:
@@ -438,23 +449,39 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
                        **setup.to_json(), "steps": T, "seeds": seed_list}
                 for name, p, setup in games}
     spec_cfg = replace(cfg_all, problems=tuple(sp for _, sp in specs)) if specs else cfg_all
+    # the rules decided over seeds: a seed count (or the config's) starts the sequential test,
+    # which adds the seeds that follow up to the budget; a list of seeds is used as it is
+    extend = not (isinstance(seeds, Sequence) and not isinstance(seeds, str))
+    rule = cfg_all.rule() if extend else replace(cfg_all.rule(), max_seeds=len(seed_list))
+    theorem = R.ExcessMTL("exact", "paper", scale_processing=False, **cfg_all.method_kwargs())
+    # rate on the default families also runs the inactive-task instance (α*_3 = 0), where a
+    # weight floor or a uniform mixture converges elsewhere (docs/claims.md "What rate tells
+    # apart")
+    inactive = [] if problem is not None else \
+        [(INACTIVE, p, theory.game_setup(p)) for p in [inactive_task_problem(cfg_all.seed)]]
+    for name, p, setup in inactive:
+        rate_cfg[name] = {"problem": repr(p), "noisy_tasks": list(noisy_tasks_of(p)),
+                          **setup.to_json(), "steps": T, "seeds": seed_list}
 
     def run_one(m: R.WeightingMethod, cid: str) -> ClaimResult:
         """One claim for one method (a job: in this process or a pool worker)."""
         label, simplex = describe(m), on_simplex(m)
         try:
             if cid == "rate":
-                runs = [rate_claim.run_seeds(
+                runs = [rate_claim.decided_runs(
                             f"{name} {'full batch' if b is None else f'batch {b}'}", p, simplex,
-                            setup, T, seed_list, batch_size=b, sampler=sampler, backend=backend)
-                        for name, p, setup in games for b in regimes]
+                            setup, T, seed_list, rule, batch_size=b, sampler=sampler,
+                            backend=backend, paired=theorem, extend=extend,
+                            one_over_t_decides=False)
+                        for name, p, setup in games + inactive for b in regimes]
                 tight = rate_claim.tight_runs(simplex, seed_list, T, seed=cfg_all.seed,
                                               backend=backend) if problem is None else None
                 cfg = dict(rate_cfg)
                 if tight is not None:
                     runs.append(tight)
                     cfg["tight"] = rate_claim.tight_config(cfg_all.seed, T, seed_list)
-                result = replace(rate_claim.claim_result(runs, cfg), method=label,
+                result = replace(rate_claim.claim_result(runs, cfg, rule,
+                                                         one_over_t_decides=False), method=label,
                                  notes=_step_size_notes(m, simplex))
             elif cid == "robustness":
                 result = robustness_claim.check(simplex, label, spec_cfg)
@@ -468,7 +495,8 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
         return result
 
     jobs = [(m, cid) for m in methods for cid in ids]
-    cost = [len(games) * len(regimes) if cid == "rate" else 1 for _, cid in jobs]
+    cost = [(len(games) + len(inactive)) * len(regimes) if cid == "rate" else 1
+            for _, cid in jobs]
     bar = tqdm(total=sum(cost), desc="verify", disable=not progress, leave=False)
     results = pool.run_jobs(run_one, jobs, workers=pool.worker_count(workers, len(jobs)),
                             done=lambda k: bar.update(cost[k]))

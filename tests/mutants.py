@@ -177,8 +177,13 @@ class DecayingEtaHedge(LinearSpaceHedge):
 class SquaredPayoffHedge(LinearSpaceHedge):
     """Mutant that provably satisfies rate: payoff E_i² (a "smoother" payoff). min_θ max_i E_i²
     has the same θ* as the paper's game, and its multipliers β_i ∝ α*_i/(2E_i(θ*)) are α* again,
-    because the active tasks share one value E_i(θ*) = v. The fixed point and the rate are
-    unchanged: it is the conformance harness's job (docs/claims.md)."""
+    because the active tasks share one value E_i(θ*) = v. At full batch the fixed point and the
+    rate are unchanged: it is the conformance harness's job (docs/claims.md). With minibatches
+    it is not harmless: E[Ê_i²] = E_i² + Var(Ê_i), a payoff biased by each task's minibatch
+    variance, and the paired rule of rate finds it on the inactive-task instance, whose tasks'
+    noise differs tenfold (docs/claims.md, a finding of the paired design)."""
+
+    harmless_regimes = (None,)
 
     label = "mutant: payoff E²"
 

@@ -22,7 +22,7 @@ TOP_MODULES = ("excessmtl_oracle_pytest",)
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reference", (r"reference(\..*)?",)),
     ("gpu", (r"gpu(\..*)?",)),
-    ("foundations", (r"proofs_check\.(inputs|limits|pool|theta0|stepsize|cli_policy)",
+    ("foundations", (r"proofs_check\.(inputs|limits|pool|theta0|stepsize|cli_policy|decide)",
                      r"proofs_check\.report",
                      r"proofs_check\.report\.(atomic|resultdir|scope|result|table|figstyle|figures"
                      r"|html|markdown)")),

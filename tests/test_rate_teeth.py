@@ -47,7 +47,10 @@ def test_the_uniform_mixing_survivor_is_explained_by_the_active_set():
     for problem in (config.linear(), config.logistic()):
         alpha = R.minmax_solution(problem).alpha
         assert np.all(alpha >= 0.2 / problem.n_tasks), alpha
-    assert verify(UniformMixHedge(), **QUICK).claim("rate").passed
+    families = [config.spec("linear"), config.spec("logistic")]
+    assert verify(UniformMixHedge(), families, **QUICK).claim("rate").passed
+    # verify's defaults add the inactive-task instance, where it converges elsewhere
+    assert verify(UniformMixHedge(), **QUICK).claim("rate").failed
 
 
 def test_an_instance_with_an_inactive_task_kills_the_uniform_mixing_survivor():
@@ -158,7 +161,9 @@ def test_nonsmooth_tasks_are_held_to_the_theorems_rate_at_full_batch():
                           R.ExcessMTL("exact", "paper", scale_processing=False),
                           theory.game_setup(problem), 400, [0, 1])
     growth = next(c for c in rate.rate_subchecks(runs) if "growth" in c.name)
-    assert growth.bound == rate.GROWTH_STOCHASTIC and "nonsmooth" in growth.note
+    assert f"statistic > {rate.GROWTH_STOCHASTIC:.3g};" in growth.note
+    assert "nonsmooth" in growth.note
+    assert not any("1/T" in c.name for c in rate.rate_subchecks(runs))
 
 
 def test_the_suite_reports_the_tightness_of_its_tight_instance():
@@ -196,7 +201,9 @@ def test_a_user_method_on_a_user_problem_with_five_tasks_and_two_noisy_ones(tmp_
     assert claim.method == "MyHedge" and report.passed, claim.failed_checks
     assert {c.name.split(":")[0] for c in claim.checks} == {"linear full batch",
                                                             "linear batch 16"}
-    assert claim.arrays["linear_batch_16_gaps"].shape == (4, len(rate.horizons(1000)))
+    # 4 seeds to start; the sequential rules add seeds (5 at least, to pass)
+    S, K = claim.arrays["linear_batch_16_gaps"].shape
+    assert 5 <= S <= 32 and K == len(rate.horizons(1000))
     wrong = verify(R.GroupDRO("official"), problem, claims=["rate"], seeds=4, steps=1000,
                    batch_size=16)
     assert not wrong.passed
@@ -204,7 +211,7 @@ def test_a_user_method_on_a_user_problem_with_five_tasks_and_two_noisy_ones(tmp_
 
 def test_the_report_api(tmp_path):
     report = verify([R.ExcessMTL("exact", "paper", scale_processing=False), R.GroupDRO()],
-                    claims=["rate"], seeds=[0, 1, 2], steps=300)
+                    claims=["rate"], seeds=[0, 1, 2, 3, 4], steps=300)
     assert not report.passed
     assert report.claim("rate", method=0).passed and not report.claim("rate", 1).passed
     assert report.claim("rate", "GroupDRO(official, η_α=1)").verdict == "fail"
@@ -212,7 +219,7 @@ def test_the_report_api(tmp_path):
         report.claim("rate")
     with pytest.raises(KeyError, match="claim_id"):
         report.claim("robustness")
-    assert json.loads(json.dumps(report.to_json()))["config"]["seeds"] == [0, 1, 2]
+    assert json.loads(json.dumps(report.to_json()))["config"]["seeds"] == [0, 1, 2, 3, 4]
     assert "GroupDRO" in report.table() and "FAIL" in report.table()
     out = report.save(tmp_path / "mine")
     assert (out / "report.json").exists() and len(list((out / "data").iterdir())) == 2

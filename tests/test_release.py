@@ -235,13 +235,13 @@ def test_every_name_in_api_md_tables_exists(section, roots, owner, fallback, nam
 
 
 def test_the_api_check_catches_a_missing_attribute():
-    """Negative control: api.md once promised ``SubCheck.verdict`` (the attribute is ``passed``);
-    documenting it, or a function that does not exist, fails with the name."""
-    row = "`passed`, `to_json()` |"
+    """Negative control: documenting an attribute that does not exist (``SubCheck.outcome``;
+    the attribute is ``verdict``), or a function that does not exist, fails with the name."""
+    row = "`passed`, `failed`, `to_json()` |"
     assert API.count(row) == 1
-    bad = API.replace(row, "`passed`, `verdict`, `to_json()` |").replace(
+    bad = API.replace(row, "`passed`, `failed`, `outcome`, `to_json()` |", 1).replace(
         "| `front_gap(problem, theta)` |", "| `front_gaps(problem, theta)` |")
     problems = [m for entry in documented(bad) if (m := missing(*entry))]
     assert problems == ["docs/api.md (Exact oracles) documents front_gaps, which is not in "
-                        "reference", "docs/api.md (Result objects) documents SubCheck.verdict, "
+                        "reference", "docs/api.md (Result objects) documents SubCheck.outcome, "
                         "which does not exist"]

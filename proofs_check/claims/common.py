@@ -14,6 +14,7 @@ import numpy as np
 import reference as R
 from reference.lockstep import lockstep_supported, run_lockstep
 
+from ..decide import SequentialRule
 from ..report.result import SubCheck
 from ..stepsize import lr_for, smoothness, weight_sum
 
@@ -53,6 +54,21 @@ def runs_each(problems: Sequence[R.Problem], method: R.WeightingMethod, steps: i
     return out
 
 
+def sequential_check(name: str, per_seed: np.ndarray, threshold: float, rule: SequentialRule,
+                what: str, *, log: bool = False, decides: bool = True) -> SubCheck:
+    """An SPRT sub-check on "statistic > threshold" per seed (NaN, a failed run, exceeds)."""
+    x = np.asarray(per_seed, dtype=float)
+    exceed = ~(x <= threshold)
+    decision = rule.decide(exceed)
+    f = x[np.isfinite(x)]
+    spread = (f"per seed q10/q50/q90 = {np.quantile(f, 0.1):.3g}/{np.median(f):.3g}/"
+              f"{np.quantile(f, 0.9):.3g}" if f.size else "no seed completed")
+    thr = f"{threshold:+.3g} decades" if log else f"{threshold:.3g}"
+    return SubCheck(name, decision.k / decision.n, rule.p0, "upper",
+                    note=f"{what}; a seed exceeds when its statistic > {thr}; {spread}; "
+                         f"{decision.describe()}", decision=decision, decides=decides)
+
+
 def start_points(problem: R.MultiTaskProblem, seeds: list[int]) -> np.ndarray:
     """θ_0 per seed for the constant-step claims: 0 for seed 0 (the suite's single run), else
     N(0, I)·s/√d with s = the largest ‖θ_i*‖ (a start as far out as the task optima)."""
@@ -87,5 +103,5 @@ def describe(method: object) -> str:
     return str(getattr(method, "label", None) or type(method).__name__)
 
 
-__all__ = ["BATCHED", "describe", "lr_for", "smoothness", "start_points", "weight_sum",
-           "worst_over_seeds"]
+__all__ = ["BATCHED", "describe", "lr_for", "sequential_check", "smoothness", "start_points",
+           "weight_sum", "worst_over_seeds"]

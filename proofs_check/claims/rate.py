@@ -9,18 +9,29 @@ by the method's weights; per seed s, θ_0 = c + (R/2)·u_s (u_s uniform on the s
 stochastic regime, the minibatch stream of seed s. Measured per seed: gap_T of (θ̄_T, ᾱ_T) on the
 full training set, at T on a log grid over the last two decades.
 
-Decision rules (the statistic is ρ = median over the last decade of gap_T·√T divided by the same
-median over the decade before; its median over seeds decides):
+Decision rules. Per seed s the statistic is ρ_s = median over the last decade of gap_T·√T
+divided by the same median over the decade before. Each rule marks a seed that exceeds its
+per-seed threshold (a failed run exceeds every threshold), and an SPRT over the seeds decides
+pass, fail or inconclusive (``proofs_check.decide``, theory §8), adding seeds while undecided up
+to the budget ``max_seeds``:
 
-* stochastic regime: median ρ <= 10^{1/4}. A method that converges (gap = O(1/√T)) keeps gap·√T
-  bounded, ρ ≈ 1; one that stalls at another point than the min–max solution has a gap that
-  plateaus, ρ → √10 = 3.16.
-* full batch: median ρ <= 10^{-1/4}. Once the last iterate converges at a summable rate the
-  averaged iterate's gap is O(1/T) (theory §3b), ρ ≈ 10^{-1/2}; a plateau again gives 3.16.
+* the paper's O(1/√T), every regime: ρ_s > 10^{1/4}. A method that converges keeps gap·√T
+  bounded, ρ <= 1 (full batch, constant η_α: ρ ≈ 10^{-1/2}); one that stalls at another point
+  than the min–max solution has a gap that plateaus, ρ → √10 = 3.16; the threshold is their
+  geometric midpoint.
+* paired with the theorem dynamics, minibatch regimes (``verify``): the theorem dynamics run on
+  the same θ_0 and minibatch stream as the method, seed by seed (common random numbers), and
+  D_s = log10 of the growth of gap_method/gap_theorem over the last decade; the seed exceeds
+  when D_s > 1/4 (the method's gap·√T grows by 10^{1/4} more than the theorem's on the same
+  draws). The shared minibatch noise cancels, which is what makes a stall floor visible.
+* full batch, smooth tasks, the constant-step theorem dynamics' 1/T (theory §3b): ρ_s >
+  10^{-1/4}. It decides in the suite, where the method is the theorem dynamics; ``verify``
+  reports it without deciding, since a method with the paper's O(1/√T) (an anytime η_α/√t, the
+  FTRL order) need not have it.
 * full batch, every seed and T, when the method exposes its η_α (``step_size``): gap_T <= the
   data-dependent bound of theory §3, and <= the a-priori bound √2·D·G/√T + ln m/(η_α T).
 * nonsmooth tasks (LAD): the 1/T argument needs a last iterate that converges at a summable rate,
-  which subgradient steps do not give, so full batch is held to the theorem's O(1/√T) rule.
+  which subgradient steps do not give, so full batch has the O(1/√T) rule only.
 * the tight instance (``instances.tight_bound_problem``, theory §3c), full batch: the two bounds
   only, every seed and T. There the theorem dynamics reach measured/bound ≈ 0.2 (the suite checks
   that this tightness stays >= 0.1), so the bound has at most ~5× slack. The growth rule does not
@@ -43,12 +54,13 @@ from reference.loop import Schedule
 from reference.sampling import SamplerKind
 
 from . import theory
-from .common import runs_each
+from .common import runs_each, sequential_check
 from .instances import tight_bound_problem
 from .official_reduction import reduction_subchecks
 from .rate_grid import (GROWTH_DETERMINISTIC, GROWTH_STOCHASTIC, _averages, horizons,
                         seed_starts)
 from ..config import SuiteConfig, noisy_tasks_of
+from ..decide import Decision, SequentialRule, sequential_seeds
 from ..report.result import ClaimResult, SubCheck
 
 ID = "rate"
@@ -77,6 +89,29 @@ class SeedRuns:
     curves: dict = field(default_factory=dict, repr=False)   # seed 0's α and E, for figures
     rule: str = "growth"               # "growth" (+ bounds at full batch) | "bounds" (tight)
     smooth: bool = True                # False for LAD tasks: full batch uses the 1/√T rule
+    theorem_gaps: np.ndarray | None = None   # (S, K): the theorem dynamics on the same draws
+
+    def extend(self, more: SeedRuns) -> SeedRuns:
+        """These runs followed by ``more`` (the next seeds of the same problem and regime)."""
+        tg = None if self.theorem_gaps is None or more.theorem_gaps is None else \
+            np.vstack([self.theorem_gaps, more.theorem_gaps])
+        return replace(self, gaps=np.vstack([self.gaps, more.gaps]),
+                       data_bound=np.vstack([self.data_bound, more.data_bound]),
+                       failures=self.failures + more.failures, seeds=self.seeds + more.seeds,
+                       theorem_gaps=tg)
+
+    @property
+    def paired_growth(self) -> np.ndarray | None:
+        """D_s = log10 of the growth of gap_method/gap_theorem over the last decade, (S,), or
+        None without the theorem dynamics' runs."""
+        if self.theorem_gaps is None:
+            return None
+        ratio = self.gaps / self.theorem_gaps
+        Tmax = self.T[-1]
+        late, early = self.T >= Tmax / 10, self.T <= Tmax / 10
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log10(np.median(ratio[:, late], axis=1) /
+                            np.median(ratio[:, early], axis=1))
 
     @property
     def tightness(self) -> float:
@@ -224,49 +259,104 @@ def median_rule_false_alarm(p_seed: float, n_seeds: int) -> float:
                      for k in range(k0, n_seeds + 1)))
 
 
-def rate_subchecks(runs: SeedRuns) -> list[SubCheck]:
-    """The decision rules of the module docstring, with their per-seed statistics in the notes."""
+PAIRED_GROWTH = 0.25
+"""The paired rule's per-seed threshold on D_s, in decades (10^{1/4}, as the absolute rule)."""
+THEOREM_RULE = "gap falls like 1/T (the constant-step theorem dynamics, theory §3b)"
+
+
+def rate_subchecks(runs: SeedRuns, rule: SequentialRule | None = None, *,
+                   one_over_t_decides: bool = True) -> list[SubCheck]:
+    """The decision rules of the module docstring, with their per-seed statistics and the
+    sequential decisions in the notes. ``one_over_t_decides``: the full-batch 1/T rule decides
+    (the suite, whose method is the theorem dynamics) or is only reported (``verify``)."""
+    rule = rule or SequentialRule(max_seeds=max(32, len(runs.seeds)))
     S = len(runs.seeds)
     ok = np.isfinite(runs.gaps).all(axis=1)
     checks = [SubCheck(f"{runs.name}: seeds whose run failed", float(S - ok.sum()), 0.0, "upper",
                        note="; ".join(runs.failures[:2]) or f"all {S} runs completed")]
     if not ok.any():
         return checks
-    rho = runs.growth[ok]
     stochastic = runs.batch_size is not None
-    slow = stochastic or not runs.smooth
-    thr = GROWTH_STOCHASTIC if slow else GROWTH_DETERMINISTIC
-    lo, hi = median_ci(rho)
-    frac = float(np.mean(rho <= thr))
-    what = "gap·√T does not grow" if slow else "gap falls like 1/T"
-    if not stochastic and not runs.smooth:
-        what += " (nonsmooth tasks: the theorem's O(1/√T) rule)"
+    rho = np.where(ok, runs.growth, np.nan)
+    T = f"T = {runs.T[0]}..{runs.T[-1]}"
     if runs.rule == "growth":
-        checks.append(SubCheck(
-            f"{runs.name}: median over seeds of growth of gap·√T over the last decade",
-            float(np.median(rho)), thr, "upper",
-            note=f"{what}; per seed q10/q50/q90 = {np.quantile(rho, 0.1):.3g}/"
-                 f"{np.median(rho):.3g}/{np.quantile(rho, 0.9):.3g}, 95% CI of the median "
-                 f"[{lo:.3g}, {hi:.3g}], {frac:.0%} of {ok.sum()} seeds within; a plateau gives "
-                 f"3.16; T = {runs.T[0]}..{runs.T[-1]}"))
+        what = "the paper's O(1/√T): gap·√T does not grow"
+        if not stochastic and not runs.smooth:
+            what += " (nonsmooth tasks: the only rate rule)"
+        checks.append(sequential_check(
+            f"{runs.name}: growth of gap·√T over the last decade (paper's O(1/√T))", rho,
+            GROWTH_STOCHASTIC, rule, f"{what}; a plateau gives 3.16; {T}"))
+        if not stochastic and runs.smooth:
+            checks.append(sequential_check(
+                f"{runs.name}: growth of gap·√T over the last decade (1/T of the theorem "
+                "dynamics)", rho, GROWTH_DETERMINISTIC, rule,
+                f"{THEOREM_RULE}: ρ ≈ 10^(-1/2) for them" +
+                ("" if one_over_t_decides else "; reported, not deciding: a method with the "
+                 "paper's O(1/√T) need not have it") + f"; {T}",
+                decides=one_over_t_decides))
+        paired = runs.paired_growth
+        if stochastic and paired is not None:
+            checks.append(sequential_check(
+                f"{runs.name}: growth of gap/gap of the theorem dynamics on the same draws",
+                np.where(ok, paired, np.nan), PAIRED_GROWTH, rule,
+                "paired with the theorem dynamics (same θ_0 and minibatch stream per seed): "
+                "log10 of the growth of gap_method/gap_theorem over the last decade; a stall "
+                f"floor makes it grow; {T}", log=True))
     if not stochastic and np.isfinite(runs.apriori).all():
         g = runs.gaps[ok]
         checks.append(SubCheck(f"{runs.name}: max over seeds and T of gap/data-dependent bound",
                                float(np.nanmax(g / runs.data_bound[ok])), 1.0, "upper",
                                note="[D²/(2η_T) + Σ η_t‖ĝ_t‖²/2 + ln m/η_α]/T, theorem §3, "
-                                    f"every seed; tightness (median over seeds of max over T) "
-                                    f"{runs.tightness:.3g}"))
+                                    f"every one of {int(ok.sum())} seeds; tightness (median "
+                                    f"over seeds of max over T) {runs.tightness:.3g}"))
         checks.append(SubCheck(f"{runs.name}: max over seeds and T of gap/a-priori bound",
                                float(np.max(g / runs.apriori)), 1.0, "upper",
                                note="√2·D·G/√T + ln m/(η_α T), every seed"))
     return checks
 
 
-def claim_result(runs: list[SeedRuns], config: dict) -> ClaimResult:
-    """The claim over every (problem, regime): passes iff every sub-check passes."""
+def decided_runs(name: str, problem: R.ExactProblem, method: R.WeightingMethod,
+                 setup: theory.GameSetup, steps: int, seeds: list[int], rule: SequentialRule,
+                 *, batch_size: int | None = None, sampler: SamplerKind = "with_replacement",
+                 backend: str = "numpy", paired: R.WeightingMethod | None = None,
+                 extend: bool = True, one_over_t_decides: bool = True) -> SeedRuns:
+    """``run_seeds`` on ``seeds``, then on the seeds that follow, a block at a time, while a
+    sequential rule of ``rate_subchecks`` is undecided and the budget ``rule.max_seeds`` lasts
+    (``extend=False``: exactly ``seeds``). ``paired``: the theorem dynamics, run on the same
+    seeds in the minibatch regimes for the paired rule."""
+    pair = paired if batch_size is not None else None
+
+    def block(chunk: list[int]) -> SeedRuns:
+        runs = run_seeds(name, problem, method, setup, steps, chunk, batch_size=batch_size,
+                         sampler=sampler, backend=backend)
+        if pair is None:
+            return runs
+        theorem = run_seeds(name, problem, pair, setup, steps, chunk, batch_size=batch_size,
+                            sampler=sampler, backend=backend)
+        return replace(runs, theorem_gaps=theorem.gaps)
+
+    def joined(blocks: list[SeedRuns]) -> SeedRuns:
+        out = blocks[0]
+        for more in blocks[1:]:
+            out = out.extend(more)
+        return out
+
+    if not extend:
+        return block(list(seeds))
+
+    def decisions(blocks: list) -> list[Decision]:
+        checks = rate_subchecks(joined(blocks), rule, one_over_t_decides=one_over_t_decides)
+        return [c.decision for c in checks if c.decision is not None and c.decides]
+
+    return joined(sequential_seeds(block, seeds[0], rule, decisions, initial=len(seeds)))
+
+
+def claim_result(runs: list[SeedRuns], config: dict, rule: SequentialRule | None = None, *,
+                 one_over_t_decides: bool = True) -> ClaimResult:
+    """The claim over every (problem, regime): fails if a deciding sub-check fails."""
     checks, arrays = [], {}
     for r in runs:
-        checks += rate_subchecks(r)
+        checks += rate_subchecks(r, rule, one_over_t_decides=one_over_t_decides)
         key = r.name.replace(" ", "_")
         arrays.update({f"{key}_T": r.T, f"{key}_gaps": r.gaps, f"{key}_growth": r.growth,
                        f"{key}_apriori": r.apriori, f"{key}_seeds": np.array(r.seeds),
@@ -274,9 +364,10 @@ def claim_result(runs: list[SeedRuns], config: dict) -> ClaimResult:
                        f"{key}_bounds_only": np.array(r.rule == "bounds"),
                        f"{key}_batch": np.array(-1 if r.batch_size is None else r.batch_size)})
         arrays.update({f"{key}_{k}": v for k, v in r.curves.items()})
-    growth = [c for c in checks if "growth" in c.name]
+    growth = [c for c in checks if "growth" in c.name and c.decides]
     if growth:                 # headline: the least comfortable growth check (or the first failure)
-        worst = max(growth, key=lambda c: c.measured / c.bound)
+        order = {"fail": 2, "inconclusive": 1, "pass": 0}
+        worst = max(growth, key=lambda c: (order[c.verdict], c.measured / c.bound))
         checks = [worst, *(c for c in checks if c is not worst)]
     return ClaimResult(ID, STATEMENT, SOURCE, CONVENTION, tuple(checks), config, arrays)
 
@@ -296,14 +387,15 @@ def run(config: SuiteConfig) -> ClaimResult:
                       "method": repr(method), **setup.to_json(),
                       "steps": config.rate_steps, "seeds": seeds}
         for rname, b in regimes(config):
-            runs.append(run_seeds(f"{pname} {rname}", problem, method, setup, config.rate_steps,
-                                  seeds, batch_size=b, backend=config.backend))
+            runs.append(decided_runs(f"{pname} {rname}", problem, method, setup,
+                                     config.rate_steps, seeds, config.rule(), batch_size=b,
+                                     backend=config.backend))
     tight = tight_runs(method, seeds, config.rate_steps, seed=config.seed, backend=config.backend)
     if tight is not None:
         cfg["tight"] = {**tight_config(config.seed, config.rate_steps, seeds),
                         "method": repr(method)}
         runs.append(tight)
-    result = claim_result(runs, cfg)
+    result = claim_result(runs, cfg, config.rule())
     extra = []
     for pname, spec in config.named_problems():
         problem = spec.build(config.seed)

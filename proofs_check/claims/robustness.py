@@ -6,10 +6,12 @@ noise of its noisy tasks (regression noise std; label-flip rate) while the clean
 theirs, over several seeds, and measuring per seed, at the highest level against the lowest:
   * weight drift: max over noisy tasks of the rise of its final weight (on Δ_m), ≤ 0.05;
   * clean-task harm: the clean tasks' max excess risk, as a ratio, ≤ 1.10.
-Decision rule: the median over seeds against the tolerance (the fraction of seeds that pass is
-reported). Both tolerances are round values encoding "does not overweight" and "does not hurt",
-picked after one exploratory sweep and not moved since (docs/theory.md §7). GroupDRO is expected
-to fail.
+Decision rule: a seed exceeds when its statistic is above the tolerance (a diverged seed
+exceeds), and an SPRT over the sweep's seeds decides pass, fail or inconclusive with its stated
+error rates (``proofs_check.decide``, docs/theory.md §8). The sweep's seeds are a fixed set, so
+a method whose seeds exceed at a rate between the test's p0 and p1 is "inconclusive". Both
+tolerances are round values encoding "does not overweight" and "does not hurt", picked after one
+exploratory sweep and not moved since (docs/theory.md §7). GroupDRO is expected to fail.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import gpu
 import reference as R
 
 from ..config import ProblemSpec, SuiteConfig
+from ..decide import SequentialRule
 from ..report.result import ClaimResult, SubCheck
 from . import robustness_scope as scope
-from .common import BATCHED, runs_each, smoothness, weight_sum
+from .common import BATCHED, runs_each, sequential_check, smoothness, weight_sum
 
 ID = "robustness"
 STATEMENT = ("Raising the noisy tasks' label noise neither raises their ExcessMTL weight "
@@ -99,27 +102,23 @@ def per_seed(result: dict) -> tuple[np.ndarray, np.ndarray]:
     return drift, harm
 
 
-def _summary(a: np.ndarray, ok: np.ndarray) -> str:
-    f = a[np.isfinite(a)]
-    if f.size == 0:
-        return "every seed diverged"
-    return (f"median {np.median(f):.3g}, IQR [{np.percentile(f, 25):.3g}, "
-            f"{np.percentile(f, 75):.3g}]; {np.mean(ok):.0%} of {a.size} seeds pass")
-
-
-def robustness_subchecks(name: str, result: dict) -> list[SubCheck]:
-    """The median over seeds against each tolerance (a diverged seed counts as +inf)."""
+def robustness_subchecks(name: str, result: dict, rule: SequentialRule | None = None
+                         ) -> list[SubCheck]:
+    """Per seed, drift > DRIFT_TOL and harm > HARM_TOL are exceedances (a diverged seed exceeds
+    both), decided by an SPRT over the sweep's seeds (``proofs_check.decide``); the seeds are
+    the sweep's, so the test is truncated there and may be inconclusive."""
     drift, harm = per_seed(result)
-    drift_m = np.where(np.isfinite(drift), drift, np.inf)
-    checks = [SubCheck(f"{name}: noisy-task weight drift (median of {drift.size} seeds)",
-                       float(np.median(drift_m)), DRIFT_TOL, "upper",
-                       note=_summary(drift, drift_m <= DRIFT_TOL))]
+    rule = rule or SequentialRule(max_seeds=drift.size)
+    checks = [sequential_check(f"{name}: noisy-task weight drift (SPRT over {drift.size} "
+                               "seeds)", drift, DRIFT_TOL, rule,
+                               "rise of the noisy tasks' final weight, highest noise level "
+                               "against the lowest")]
     if np.all(np.isnan(harm)) and result["noisy"].size == result["weights_all"].shape[-1]:
         return checks                               # no clean task: nothing to harm
-    harm_m = np.where(np.isfinite(harm), harm, np.inf)
-    checks.append(SubCheck(f"{name}: clean-task excess ratio (median of {harm.size} seeds)",
-                           float(np.median(harm_m)), HARM_TOL, "upper",
-                           note=_summary(harm, harm_m <= HARM_TOL)))
+    checks.append(sequential_check(f"{name}: clean-task excess ratio (SPRT over {harm.size} "
+                                   "seeds)", harm, HARM_TOL, rule,
+                                   "the clean tasks' max excess risk, highest noise level over "
+                                   "the lowest"))
     return checks
 
 
@@ -134,7 +133,8 @@ def _cfg(config: SuiteConfig, seeds: list[int]) -> dict:
             "problems": {name: {**spec.to_json(), "levels": list(spec.sweep_levels(config.quick))}
                          for name, spec in config.named_problems()},
             "lr": "1/(L_max·Σα) over each sweep's problems" if config.lr is None else config.lr,
-            "decision": "median over seeds <= tolerance"}
+            "decision": "SPRT over the seeds on per-seed exceedances of the tolerance",
+            "rule": SequentialRule(max_seeds=len(seeds)).to_json()}
 
 
 def _store(arrays: dict, pname: str, label: str, res: dict) -> None:

@@ -51,6 +51,7 @@ th { background: var(--soft); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .pass { color: var(--pass); font-weight: 600; white-space: nowrap; }
 .fail { color: var(--fail); font-weight: 600; white-space: nowrap; }
+.inconclusive { font-weight: 600; font-style: italic; white-space: nowrap; }
 table.verdicts td:first-child { white-space: nowrap; }
 .summary { font-size: 1.1em; }
 .meta { color: #59636e; }
@@ -108,9 +109,14 @@ def format_wanted(check: Mapping) -> str:
 
 
 def _verdict(v: object) -> str:
-    ok = v == "pass"
-    return (f'<span class="{"pass" if ok else "fail"}">'
-            f'{"pass" if ok else "fail (finding)" if v == "fail" else _e(v)}</span>')
+    cls = {"pass": "pass", "inconclusive": "inconclusive"}.get(str(v), "fail")
+    text = {"pass": "pass", "fail": "fail (finding)"}.get(str(v), _e(v))
+    return f'<span class="{cls}">{text}</span>'
+
+
+def _inconclusive_text(summary: Mapping) -> str:
+    n = summary.get("inconclusive") or 0
+    return f" ({_e(n)} inconclusive: the seed budget did not decide)" if n else ""
 
 
 def _slug(text: str) -> str:
@@ -122,10 +128,16 @@ def _who(claim: Mapping) -> str:
 
 
 def _headline(claim: Mapping) -> Mapping:
-    """The claim's headline sub-check: the first failed one, else the first (``ClaimResult``)."""
+    """The claim's headline sub-check: the first failed one, else the first inconclusive one,
+    else the first (``ClaimResult.headline``)."""
     checks = claim.get("checks") or []
     failed = set(claim.get("failed_checks") or [])
-    return next((k for k in checks if k.get("name") in failed or k.get("verdict") == "fail"),
+    open_ = set(claim.get("inconclusive_checks") or [])
+    hit = next((k for k in checks if k.get("name") in failed), None) or \
+        next((k for k in checks if k.get("name") in open_), None)
+    if hit is not None:
+        return hit
+    return next((k for k in checks if k.get("verdict") == "fail"),
                 checks[0] if checks else {"name": "", "measured": claim.get("measured"),
                                           "bound": claim.get("bound"),
                                           "kind": claim.get("kind")})
@@ -305,8 +317,10 @@ def render_html(report: dict, figures: dict[str, bytes]) -> str:
         "<body>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="summary"><strong>{_e(summary.get("passed", "?"))} of '
-        f'{_e(summary.get("claims", len(claims)))} claims pass</strong> every sub-check; a '
-        "failed claim is a finding, with the numbers behind it below.</p>",
+        f'{_e(summary.get("claims", len(claims)))} claims pass</strong> every sub-check'
+        f'{_inconclusive_text(summary)}; a failed claim is a finding, with the numbers behind it '
+        "below. Verdicts decided over seeds state their false-alarm rate and detection limit in "
+        "their notes.</p>",
         f'<p class="meta">created {_e(report.get("created", ""))} · seed '
         f'{_e(report.get("seed", cfg.get("seed")))} · backend '
         f'{_e(report.get("backend", cfg.get("backend")))} · {_e(report.get("elapsed_s", "?"))} s '

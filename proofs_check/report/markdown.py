@@ -46,11 +46,13 @@ def claims_markdown(report: dict) -> str:
              "", "| claim | verdict | sub-checks passed | headline check | measured | wanted |",
              "|---|---|---|---|---|---|"]
     for c in report["claims"]:
-        head = next((k for k in c["checks"] if k["name"] in c["failed_checks"]),
+        heads = [*c["failed_checks"], *c.get("inconclusive_checks", [])]
+        head = next((k for h in heads for k in c["checks"] if k["name"] == h),
                     c["checks"][0])                       # the claim's own headline first
         ok = sum(k["verdict"] == "pass" for k in c["checks"])
         who = c["id"] + (f" [{c['method']}]" if c.get("method") else "")
-        verdict = "**pass**" if c["verdict"] == "pass" else "**fail (finding)**"
+        verdict = {"pass": "**pass**", "fail": "**fail (finding)**"}.get(
+            c["verdict"], "**inconclusive**")
         lines.append(f"| `{who}` | {verdict} | {ok} of {len(c['checks'])} | {_cell(head['name'])} "
                      f"| {_num(head['measured'])} | {_want(head)} |")
     for c in report["claims"]:

@@ -41,6 +41,9 @@ class _Check(Protocol):
     @property
     def passed(self) -> bool: ...
 
+    @property
+    def verdict(self) -> str: ...
+
 
 def generic_scope(checks: Iterable[_Check]) -> tuple[dict, ...]:
     """One scope entry per failed statistic: {"finding", "observed", "vanishes", "rows"}."""
@@ -50,7 +53,8 @@ def generic_scope(checks: Iterable[_Check]) -> tuple[dict, ...]:
         groups.setdefault(stat, []).append((cond, c))
     out = []
     for stat, members in groups.items():
-        failed = [cond or "the claim's instance" for cond, c in members if not c.passed]
+        failed = [cond or "the claim's instance" for cond, c in members
+                  if c.verdict == "fail"]
         if not failed:
             continue
         held = [cond or "the claim's instance" for cond, c in members if c.passed]
@@ -59,7 +63,7 @@ def generic_scope(checks: Iterable[_Check]) -> tuple[dict, ...]:
                     if held else "No other condition of the suite measures this statistic, so "
                                  "where it vanishes is not mapped.")
         rows = [{"condition": cond, "statistic": stat, "measured": float(c.measured),
-                 "bound": float(c.bound), "verdict": "pass" if c.passed else "fail"}
+                 "bound": float(c.bound), "verdict": c.verdict}
                 for cond, c in members]
         out.append({"finding": stat, "observed": observed, "vanishes": vanishes,
                     "rows": rows})

@@ -114,7 +114,8 @@ def build_report(config: SuiteConfig | dict, results: list[ClaimResult], elapsed
         "versions": _versions(),
         "elapsed_s": round(elapsed, 2),
         "summary": {"claims": len(results), "passed": sum(r.passed for r in results),
-                    "failed": sum(not r.passed for r in results)},
+                    "failed": sum(r.failed for r in results),
+                    "inconclusive": sum(r.verdict == "inconclusive" for r in results)},
         "claims": claims,
     }))
 

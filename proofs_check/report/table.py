@@ -12,6 +12,13 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
 
+def _want(c) -> str:
+    if c.decision is not None:
+        return f"<= {_fmt(c.bound)} of seeds, SPRT"
+    return {"upper": f"<= {_fmt(c.bound)}", "lower": f">= {_fmt(c.bound)}",
+            "tight": f"{_fmt(c.bound)} ± {c.rtol:.0%}"}[c.kind]
+
+
 def format_table(results: list[ClaimResult]) -> str:
     rows = [("claim", "verdict", "measured", "bound", "kind", "headline check")]
     for r in results:
@@ -25,16 +32,21 @@ def format_table(results: list[ClaimResult]) -> str:
         if k == 0:
             lines.append("-" * (sum(widths) + 2 * 5 + len(row[5])))
     for r in results:
-        failed = [c for c in r.checks if not c.passed]
-        if failed:
-            who = r.id + (f" [{r.method}]" if r.method else "")
-            lines.append(f"\n{who}: {len(failed)} of {len(r.checks)} sub-checks failed "
-                         "(findings, not crashes):")
-            for c in failed:
-                want = {"upper": f"<= {_fmt(c.bound)}", "lower": f">= {_fmt(c.bound)}",
-                        "tight": f"{_fmt(c.bound)} ± {c.rtol:.0%}"}[c.kind]
-                lines.append(f"  - {c.name}: {_fmt(c.measured)} (want {want})"
+        who = r.id + (f" [{r.method}]" if r.method else "")
+        for verdict, heading in (("fail", "failed (findings, not crashes)"),
+                                 ("inconclusive", "inconclusive (the seed budget did not "
+                                                  "decide)")):
+            listed = [c for c in r.deciding if c.verdict == verdict]
+            if not listed:
+                continue
+            lines.append(f"\n{who}: {len(listed)} of {len(r.checks)} sub-checks {heading}:")
+            for c in listed:
+                lines.append(f"  - {c.name}: {_fmt(c.measured)} (want {_want(c)})"
                              + (f"  [{c.note}]" if c.note else ""))
+        if r.false_alarm > 0:
+            lines.append(f"{who}: the claim's verdict fails a correct method with probability "
+                         f"<= {r.false_alarm:.2g} (sum of its sequential tests' false-alarm "
+                         "rates; docs/theory.md §8)")
     for r in results:
         if r.scopes:
             who = r.id + (f" [{r.method}]" if r.method else "")
@@ -50,5 +62,7 @@ def format_table(results: list[ClaimResult]) -> str:
             who = r.id + (f" [{r.method}]" if r.method else "")
             lines += textwrap.wrap(f"{who}: note: {note}", 100, subsequent_indent="      ")
     passed = sum(r.passed for r in results)
-    lines.append(f"\n{passed} of {len(results)} claims passed every sub-check.")
+    open_ = sum(r.verdict == "inconclusive" for r in results)
+    lines.append(f"\n{passed} of {len(results)} claims passed every sub-check"
+                 + (f"; {open_} inconclusive." if open_ else "."))
     return "\n".join(lines)
