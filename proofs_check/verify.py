@@ -40,7 +40,7 @@ from .claims import stationarity as stationarity_claim
 from .claims.common import describe
 from .claims.instances import inactive_task_problem
 from .config import ProblemSpec, SuiteConfig, noisy_tasks_of
-from .report.result import ClaimResult
+from .report.result import ClaimResult, SubCheck
 from .report.table import format_table
 
 INACTIVE = "inactive task"
@@ -97,11 +97,14 @@ class Report:
 
 
 class _Counted(NamedTuple):
-    """The state of a ``SimplexWeights``: the inner method's, and the steps taken (so that an
-    error names its step t). ``estimate`` is the inner state's, for the trajectory records."""
+    """The state of a ``SimplexWeights``: the inner method's, the steps taken (so that an
+    error names its step t), and the smallest and largest Σα of this run so far (per replica
+    for the batched protocol). ``estimate`` is the inner state's, for the trajectory records."""
 
     t: int
     inner: object
+    lo: object = None
+    hi: object = None
 
     @property
     def estimate(self) -> object:
@@ -125,12 +128,31 @@ class SimplexWeights:
         self.needs = R._validate.method_needs("method", inner)
         self.label = describe(inner)
         self._errors: list[R.UserMethodError] = []     # shared with the copies (__deepcopy__)
+        self._sums = [1.0, 1.0, 1.0]    # the worst run's max/min of Σα, and its min and max
         eta = getattr(inner, "step_size", None)
         if eta is not None:
             self.step_size = eta
 
     def __repr__(self) -> str:
         return f"SimplexWeights({self.label})"
+
+    @property
+    def sum_drift(self) -> tuple[float, float, float]:
+        """(max/min, min, max) of the sum of the raw weights over the steps of the run where it
+        varied most, over every run so far (this instance and its copies); (1, 1, 1) before any
+        step. Runs on different problems may have different constant sums (Σα = m)."""
+        return self._sums[0], self._sums[1], self._sums[2]
+
+    def _seen(self, state: _Counted, sums: np.ndarray) -> tuple[object, object]:
+        """The run's new (lo, hi) of Σα, recording the worst run's spread."""
+        lo = sums if state.lo is None else np.minimum(state.lo, sums)
+        hi = sums if state.hi is None else np.maximum(state.hi, sums)
+        ratio = np.asarray(hi, dtype=float) / np.asarray(lo, dtype=float)
+        k = int(np.argmax(ratio))
+        if ratio.flat[k] > self._sums[0]:
+            self._sums[:] = [float(ratio.flat[k]), float(np.asarray(lo).flat[k]),
+                             float(np.asarray(hi).flat[k])]
+        return lo, hi
 
     @property
     def error(self) -> R.UserMethodError | None:
@@ -221,7 +243,9 @@ class SimplexWeights:
         except R.UserMethodError as exc:
             self._record(exc)
             raise
-        return _Counted(t, inner), w / w.sum()
+        total = w.sum()
+        lo, hi = self._seen(state, np.array([total]))
+        return _Counted(t, inner, lo, hi), w / total
 
     # the optional batched protocol (reference.lockstep.offers_batch), when the inner method
     # offers it: one call per step for every replica, weights put on the simplex row by row
@@ -249,7 +273,8 @@ class SimplexWeights:
         except R.UserMethodError as exc:
             self._record(exc)
             raise
-        return _Counted(t, inner), w / w.sum(axis=1, keepdims=True)
+        lo, hi = self._seen(state, sums)
+        return _Counted(t, inner, lo, hi), w / sums[:, None]
 
 
 def on_simplex(method: R.WeightingMethod) -> R.WeightingMethod:
@@ -288,6 +313,29 @@ def _step_size_notes(method: object, simplex: R.WeightingMethod) -> tuple[str, .
     return (f"the method {why}, so the full-batch bounds of theory §3 (data-dependent and "
             "a-priori, which need its η_α) and the tight instance were skipped; only the growth "
             "rule decided. Give it a float attribute step_size (its η_α) to check them.",)
+
+
+SUM_DRIFT_TOL = 1e-5
+"""Relative spread of Σα over a run that float rounding explains (float32 weights included)."""
+
+
+def weight_sum_check(simplex: object) -> SubCheck | None:
+    """The spread of the sum of a user's raw weights over the steps of each run: verify puts
+    the weights on the simplex, but in the user's own loop the θ-step is Σα times the
+    theorem's, so a sum that drifts scales it (None for a reference method, or before any
+    step)."""
+    if not isinstance(simplex, SimplexWeights):
+        return None
+    ratio, lo, hi = simplex.sum_drift
+    if not (np.isfinite(ratio) and lo > 0):
+        return None
+    return SubCheck("weight sum Σα over the steps of each run: max/min, worst run", ratio,
+                    1.0 + SUM_DRIFT_TOL, "upper",
+                    note=f"Σα ranged over [{lo:.6g}, {hi:.6g}] in the run where it varied most. "
+                         "verify divides the weights by "
+                         "their sum, so the claims above see the theorem's θ-step; in your own "
+                         "loop the θ-step is Σα times the theorem's, and a sum that drifts "
+                         f"scales it by up to {ratio:.3g}× (a constant Σα = 1 or m is fine)")
 
 
 def _raise_method_error(simplex: object) -> None:
@@ -483,6 +531,9 @@ def verify(method: R.WeightingMethod | Sequence[R.WeightingMethod] | None = None
                 result = replace(rate_claim.claim_result(runs, cfg, rule,
                                                          one_over_t_decides=False), method=label,
                                  notes=_step_size_notes(m, simplex))
+                drift = weight_sum_check(simplex)
+                if drift is not None:
+                    result = replace(result, checks=(*result.checks, drift))
             elif cid == "robustness":
                 result = robustness_claim.check(simplex, label, spec_cfg)
             else:

@@ -17,8 +17,9 @@ from proofs_check.config import SuiteConfig
 from proofs_check.claims.instances import inactive_task_problem, tight_bound_problem
 from proofs_check.verify import on_simplex
 
-from .mutants import (CORRECT, MUTANTS, FirstBaselineHedge, HalfOptimumHedge, LaggedHedge,
-                      LinearSpaceHedge, LossHedge, LossRatioHedge, UniformMixHedge)
+from .mutants import (CORRECT, MUTANTS, FirstBaselineHedge, HalfOptimumHedge, HedgeState,
+                      LaggedHedge, LinearSpaceHedge, LossHedge, LossRatioHedge,
+                      OfficialScaleHedge, UniformMixHedge)
 
 QUICK = dict(quick=True, seeds=4, batch_size=[None, 8], claims=["rate"])
 SURVIVORS = {UniformMixHedge}
@@ -199,8 +200,8 @@ def test_a_user_method_on_a_user_problem_with_five_tasks_and_two_noisy_ones(tmp_
                     batch_size=[None, 16])
     claim = report.claim("rate")
     assert claim.method == "MyHedge" and report.passed, claim.failed_checks
-    assert {c.name.split(":")[0] for c in claim.checks} == {"linear full batch",
-                                                            "linear batch 16"}
+    assert {c.name.split(":")[0] for c in claim.checks} == {
+        "linear full batch", "linear batch 16", "weight sum Σα over the steps of each run"}
     # 4 seeds to start; the sequential rules add seeds (5 at least, to pass)
     S, K = claim.arrays["linear_batch_16_gaps"].shape
     assert 5 <= S <= 32 and K == len(rate.horizons(1000))
@@ -272,3 +273,65 @@ def test_the_console_script_names_itself(monkeypatch):
     monkeypatch.setattr("sys.argv", ["/usr/local/bin/excessmtl-oracle", "--help"])
     assert cli.suite_parser().prog == "excessmtl-oracle"
     assert "excessmtl-oracle" in cli.suite_parser().format_help()
+
+
+# ------------------------------------------------------------------ the weight sum
+class LazyNormalised(LinearSpaceHedge):
+    """Hedge renormalised every 10 steps only: verify's simplex weights are the theorem's, but in
+    the user's own loop the θ-step would be scaled by the drifting Σα."""
+
+    label = "renormalised every 10 steps"
+
+    def step(self, state, losses, grads, *, excess=None, hessians=None):
+        u = np.asarray(excess, dtype=float)
+        w = state.w * np.exp(self.step_size * u)
+        if (state.t + 1) % 10 == 0:
+            w = w / w.sum()
+        return HedgeState(state.t + 1, w), w
+
+
+def test_a_drifting_weight_sum_is_a_finding_and_a_constant_one_is_not():
+    kw = dict(claims=["rate"], quick=True, problem=SuiteConfig().spec("linear"), workers=1)
+    drift = verify(LazyNormalised(), **kw).claim("rate")
+    check = drift.check("weight sum Σα over the steps of each run: max/min, worst run")
+    assert check.failed and check.measured > 2 and "scales it by up to" in check.note
+    steady = verify(OfficialScaleHedge(), **kw).claim("rate")
+    sums = steady.check("weight sum Σα over the steps of each run: max/min, worst run")
+    assert sums.passed and abs(sums.measured - 1) < 1e-9
+
+
+# ------------------------------------------------------------------ the paired rule
+class BiasedHedge(LinearSpaceHedge):
+    """The theorem dynamics with task 0's payoff raised by ``bias``: a fixed point off the
+    min–max solution (a stall floor of about 4% of V* for bias = 0.1·V* on the linear family,
+    docs/claims.md "Detection limits")."""
+
+    def __init__(self, bias: float) -> None:
+        super().__init__()
+        self.bias = bias
+        self.label = f"payoff bias {bias:.3g}"
+
+    def payoff(self, state, losses, excess):
+        u = np.array(excess, dtype=float)
+        u[0] += self.bias
+        return u
+
+
+def test_the_paired_rule_is_exactly_zero_for_the_theorem_dynamics_and_catches_a_floor():
+    problem = SuiteConfig().linear()
+    setup = theory.game_setup(problem)
+    theorem = R.ExcessMTL("exact", "paper", scale_processing=False)
+    rule = SuiteConfig().rule()
+
+    def paired(method):
+        runs = rate.decided_runs("linear batch 8", problem, on_simplex(method), setup, 2000,
+                                 [0, 1, 2, 3, 4], rule, batch_size=8, paired=theorem,
+                                 one_over_t_decides=False)
+        check = next(c for c in rate.rate_subchecks(runs, rule, one_over_t_decides=False)
+                     if "theorem dynamics on the same draws" in c.name)
+        return runs, check
+
+    same, check = paired(LinearSpaceHedge())      # the theorem dynamics, re-implemented
+    assert np.abs(same.paired_growth).max() < 1e-9 and check.passed
+    biased, check = paired(BiasedHedge(0.1 * R.minmax_solution(problem).value))
+    assert check.failed, check.note

@@ -10,9 +10,10 @@ alone, without the reference classes):
    at the default budget, with the regimes that kill it;
 3. detection limits: the theorem dynamics with a payoff bias b·V* on task 0 (V* the exact
    min–max value) over 32 seeds; the stall floor it causes (its full-batch gap at T = 20000, as
-   a fraction of V*), and the smallest bias whose P(fail) is >= 95% per regime.
+   a fraction of V*), and the smallest bias whose P(fail) is >= 95% per regime;
+4. the same at batch 8 over T = 20000, to see what horizon a smaller floor needs.
 
-    python tools/verdict_power.py            # about 25 minutes on 2 cores
+    python tools/verdict_power.py            # about 40 minutes on 2 cores
     python tools/verdict_power.py --part 1   # one part
 """
 
@@ -59,10 +60,10 @@ def regime_name(b: int | None) -> str:
 
 
 def per_rule(method: R.WeightingMethod, problem: R.MultiTaskProblem, b: int | None,
-             seeds: list[int]) -> dict[str, np.ndarray]:
+             seeds: list[int], steps: int = 2000) -> dict[str, np.ndarray]:
     """Per seed, whether each deciding rule of verify's rate claim exceeds its threshold."""
     setup = theory.game_setup(problem)
-    runs = rate.decided_runs("x", problem, on_simplex(method), setup, 2000, seeds,
+    runs = rate.decided_runs("x", problem, on_simplex(method), setup, steps, seeds,
                              SequentialRule(max_seeds=len(seeds)), batch_size=b,
                              paired=theorem(), extend=False, one_over_t_decides=False)
     ok = np.isfinite(runs.gaps).all(axis=1)
@@ -106,7 +107,8 @@ def part1() -> None:
           "P(fail) at p̂ | P(fail) at the bound |")
     print("|---|---|---|---|---|---|---|")
     classes = M.CORRECT + M.HARMLESS
-    for rows in pool.run_jobs(fa_job, classes, workers=pool.worker_count(None, len(classes))):
+    workers = pool.worker_count(None, len(classes))
+    for rows in pool.run_jobs(fa_job, [(c,) for c in classes], workers=workers):
         print("\n".join(rows))
 
 
@@ -115,11 +117,12 @@ def kill_job(cls: type) -> str:
         res = verify(cls(), claims=["rate"], batch_size=[None, 8], workers=1).claim("rate")
     except ValueError as exc:            # a method that is not a method: an input error
         return f"| {cls.label} | input error | {str(exc)[:80]} | | |"
-    killed = sorted({c.name.split(":")[0] for c in res.checks if c.failed})
+    killed = sorted({c.name.split(":")[0] for c in res.deciding if c.failed})
     full = any("full batch" in k for k in killed)
     mini = any("batch 8" in k for k in killed)
     both = "both" if full and mini else "full batch" if full else "batch 8" if mini else "—"
-    open_ = sorted({c.name.split(":")[0] for c in res.checks if c.verdict == "inconclusive"})
+    open_ = sorted({c.name.split(":")[0] for c in res.deciding
+                    if c.verdict == "inconclusive"})
     return (f"| {cls.label} | {res.verdict.upper()} | {both} | {', '.join(killed) or '—'} | "
             f"{', '.join(open_) or '—'} |")
 
@@ -130,7 +133,8 @@ def part2() -> None:
     print("| mutant | verdict | regimes that kill it | killed in | inconclusive in |")
     print("|---|---|---|---|---|")
     classes = M.MUTANTS + M.HARMLESS
-    for row in pool.run_jobs(kill_job, classes, workers=pool.worker_count(None, len(classes))):
+    workers = pool.worker_count(None, len(classes))
+    for row in pool.run_jobs(kill_job, [(c,) for c in classes], workers=workers):
         print(row)
 
 
@@ -155,8 +159,7 @@ class BiasedTheorem:
         return w, w
 
 
-def bias_job(item: tuple[str, float]) -> str:
-    pname, frac = item
+def bias_job(pname: str, frac: float) -> str:
     problem = dict(problems())[pname]
     V = R.minmax_solution(problem).value
     method = BiasedTheorem(frac * V)
@@ -186,16 +189,40 @@ def part3() -> None:
         print(row)
 
 
+LONG = 20000
+LONG_BIASES = (0.02, 0.05)
+
+
+def long_job(pname: str, frac: float) -> str:
+    problem = dict(problems())[pname]
+    method = BiasedTheorem(frac * R.minmax_solution(problem).value)
+    x = per_rule(method, problem, 8, list(range(BIAS_SEEDS)), steps=LONG)
+    cells = []
+    for name in ("growth", "paired"):
+        p = float(x[name].mean())
+        cells.append(f"{p:.2f} ({RULE.operating_characteristic(p).fail:.2f})")
+    return f"| {pname} | {frac:.2%} | " + " | ".join(cells) + " |"
+
+
+def part4() -> None:
+    print(f"\nPart 4: the same at batch 8 over a longer horizon, T = {LONG} ({BIAS_SEEDS} seeds)\n")
+    print("| problem | b (of V*) | b=8: growth | b=8: paired |")
+    print("|---|---|---|---|")
+    items = [(pname, frac) for pname in ("linear", "logistic") for frac in LONG_BIASES]
+    for row in pool.run_jobs(long_job, items, workers=pool.worker_count(None, len(items))):
+        print(row)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", type=int, choices=(1, 2, 3), default=None)
+    ap.add_argument("--part", type=int, choices=(1, 2, 3, 4), default=None)
     args = ap.parse_args()
     rule = RULE
     print(f"SPRT: p0 = {rule.p0}, p1 = {rule.p1}, α = {rule.alpha}, β = {rule.beta}, budget "
           f"{rule.max_seeds} seeds: false alarm at p0 {rule.false_alarm:.2e}, miss at p1 "
           f"{rule.miss:.2e}, detection p (95%) {rule.detection_limit():.3f}; pass after "
           f"{rule.seeds_to_pass} clean seeds, fail after {rule.seeds_to_fail} exceedances\n")
-    for k, part in ((1, part1), (2, part2), (3, part3)):
+    for k, part in ((1, part1), (2, part2), (3, part3), (4, part4)):
         if args.part in (None, k):
             part()
 

@@ -95,6 +95,8 @@ def format_wanted(check: Mapping) -> str:
     """What a sub-check wants: ``≤ b``, ``≥ b`` or ``b ± rtol``."""
     b = format_number(check.get("bound"))
     kind = check.get("kind")
+    if check.get("decision"):
+        return f"SPRT: exceeding seeds ≤ {b} (p0)"
     if kind == "upper":
         return f"≤ {b}"
     if kind == "lower":

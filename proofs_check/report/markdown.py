@@ -27,6 +27,8 @@ def _num(x: SupportsFloat | str | None) -> str:
 
 def _want(check: dict) -> str:
     b = _num(check["bound"])
+    if check.get("decision"):
+        return f"SPRT: exceeding seeds ≤ {b} (p0)"
     return {"upper": f"≤ {b}", "lower": f"≥ {b}",
             "tight": f"{b} ± {check.get('rtol', 0):.0%}"}[check["kind"]]
 

@@ -14,7 +14,7 @@ def _fmt(x: float) -> str:
 
 def _want(c) -> str:
     if c.decision is not None:
-        return f"<= {_fmt(c.bound)} of seeds, SPRT"
+        return f"SPRT: exceeding seeds <= {_fmt(c.bound)} (p0)"
     return {"upper": f"<= {_fmt(c.bound)}", "lower": f">= {_fmt(c.bound)}",
             "tight": f"{_fmt(c.bound)} ± {c.rtol:.0%}"}[c.kind]
 
