@@ -103,8 +103,8 @@ class _Counted(NamedTuple):
 
     t: int
     inner: object
-    lo: object = None
-    hi: object = None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
 
     @property
     def estimate(self) -> object:
@@ -143,15 +143,14 @@ class SimplexWeights:
         step. Runs on different problems may have different constant sums (Σα = m)."""
         return self._sums[0], self._sums[1], self._sums[2]
 
-    def _seen(self, state: _Counted, sums: np.ndarray) -> tuple[object, object]:
+    def _seen(self, state: _Counted, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The run's new (lo, hi) of Σα, recording the worst run's spread."""
         lo = sums if state.lo is None else np.minimum(state.lo, sums)
         hi = sums if state.hi is None else np.maximum(state.hi, sums)
-        ratio = np.asarray(hi, dtype=float) / np.asarray(lo, dtype=float)
+        ratio = hi / lo
         k = int(np.argmax(ratio))
         if ratio.flat[k] > self._sums[0]:
-            self._sums[:] = [float(ratio.flat[k]), float(np.asarray(lo).flat[k]),
-                             float(np.asarray(hi).flat[k])]
+            self._sums[:] = [float(ratio.flat[k]), float(lo.flat[k]), float(hi.flat[k])]
         return lo, hi
 
     @property
