@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -142,10 +143,13 @@ class SequentialRule:
     def operating_characteristic(self, p: float) -> OperatingCharacteristic:
         """P(fail), P(pass), P(inconclusive) and E[seeds used] of the truncated test for a
         method whose seeds exceed τ with probability ``p`` (exact, by dynamic programming over
-        the number k of exceedances among the first n seeds)."""
+        the number k of exceedances among the first n seeds; cached per rule and p)."""
         p = float(p)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        return _operating_characteristic(self, p)
+
+    def _walk(self, p: float) -> OperatingCharacteristic:
         live = np.array([1.0])                 # live[k]: P(still running with k exceedances)
         fail = passed = expected = 0.0
         for n in range(1, self.max_seeds + 1):
@@ -156,10 +160,10 @@ class SequentialRule:
                 verdict = self.state(n, k)
                 if verdict in ("fail", "pass"):
                     if verdict == "fail":
-                        fail += nxt[k]
+                        fail += float(nxt[k])
                     else:
-                        passed += nxt[k]
-                    expected += n * nxt[k]
+                        passed += float(nxt[k])
+                    expected += n * float(nxt[k])
                     nxt[k] = 0.0
             live = nxt
         rest = float(live.sum())
@@ -180,7 +184,9 @@ class SequentialRule:
         """The smallest per-seed exceedance probability that fails with probability >=
         ``power`` (bisection on the exact, increasing P(fail | p)); 1.0 if even p = 1 does not
         (a budget too small to decide)."""
-        power = _probability("power", power)
+        return _detection_limit(self, _probability("power", power))
+
+    def _bisect(self, power: float) -> float:
         if self.operating_characteristic(1.0).fail < power:
             return 1.0
         lo, hi = 0.0, 1.0
@@ -213,6 +219,16 @@ class SequentialRule:
                 "alpha": self.alpha, "beta": self.beta, "min_seeds": self.min_seeds,
                 "max_seeds": self.max_seeds, "false_alarm": self.false_alarm,
                 "miss": self.miss, "detection_p": self.detection_limit()}
+
+
+@lru_cache(maxsize=4096)
+def _operating_characteristic(rule: SequentialRule, p: float) -> OperatingCharacteristic:
+    return rule._walk(p)
+
+
+@lru_cache(maxsize=256)
+def _detection_limit(rule: SequentialRule, power: float) -> float:
+    return rule._bisect(power)
 
 
 @dataclass(frozen=True)
@@ -258,6 +274,9 @@ class Decision:
                  f"method exceeding on <= {r.p0:.0%} of seeds, {detects}")
         if self.verdict != "inconclusive":
             return f"{seen}; {self.verdict} ({rates})"
+        if self.n < r.max_seeds:
+            return (f"{seen}; undecided after {self.n} seeds: the seeds stopped there, once "
+                    f"another rule of the same runs had failed ({rates})")
         need = self.seeds_to_decide()
         more = (f"about {need} seeds would decide at the rate seen (a larger seed budget)"
                 if need is not None else
@@ -275,9 +294,10 @@ def sequential_seeds(run_block: Callable[[list[int]], object], first: int, rule:
                      decisions: Callable[[list], Sequence[Decision]], *, initial: int = 1,
                      block: int = 4) -> list:
     """Run seeds first, first + 1, … in blocks (first max(``initial``, ``rule.seeds_to_pass``)
-    seeds, then ``block`` at a time) until no decision is still open or the budget
-    ``rule.max_seeds`` is spent. ``run_block(seeds)`` runs some seeds and returns their
-    measurements; ``decisions(blocks so far)`` gives the decisions on everything run so far.
+    seeds, then ``block`` at a time) until no decision is still open, one has failed (the runs
+    already fail their claim), or the budget ``rule.max_seeds`` is spent. ``run_block(seeds)``
+    runs some seeds and returns their measurements; ``decisions(blocks so far)`` gives the
+    decisions on everything run so far.
     Returns the blocks' measurements, in order. The decisions consume seeds in order, so they
     do not depend on ``initial`` or ``block``."""
     block = _count("block", block, 1)
@@ -285,7 +305,11 @@ def sequential_seeds(run_block: Callable[[list[int]], object], first: int, rule:
     size = min(rule.max_seeds, max(initial, rule.min_seeds, rule.seeds_to_pass))
     out = [run_block(list(range(first, first + size)))]
     done = size
-    while done < rule.max_seeds and any(d.open for d in decisions(out)):
+    def undecided() -> bool:
+        now = decisions(out)
+        return any(d.open for d in now) and not any(d.verdict == "fail" for d in now)
+
+    while done < rule.max_seeds and undecided():
         nxt = min(rule.max_seeds, done + block)
         out.append(run_block(list(range(first + done, first + nxt))))
         done = nxt

@@ -83,3 +83,19 @@ def test_a_non_number_is_a_type_error():
         SequentialRule(max_seeds=2.5)
     with pytest.raises(ValueError, match="power must be a number"):
         RULE.detection_limit(power=-0.5)
+
+
+def test_the_blocks_stop_once_a_rule_of_the_same_runs_has_failed():
+    """Two rules on the same seeds: one fails at seed 4, the other stays open; no more seeds
+    are run, and the open one says why it is undecided."""
+    always, half = np.ones(100, bool), np.arange(100) % 2 == 0
+
+    def decisions(blocks):
+        n = sum(len(b) for b in blocks)
+        return [RULE.decide(always[:n]), RULE.decide(half[:n])]
+
+    blocks = sequential_seeds(lambda seeds: list(seeds), 0, RULE, decisions, initial=5)
+    assert sum(len(b) for b in blocks) == 5
+    failed, open_ = decisions(blocks)
+    assert failed.verdict == "fail" and open_.verdict == "inconclusive"
+    assert "undecided after 5 seeds" in open_.describe()
