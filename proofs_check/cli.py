@@ -183,4 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--replicas must be a positive integer")
     if args.seeds is not None and args.seeds < 1:
         parser.error("--seeds must be a positive integer")
+    if args.max_seeds is not None and args.max_seeds < 1:
+        parser.error("--max-seeds (the seed budget) must be a positive integer")
+    if args.max_seeds is not None and args.max_seeds < (args.seeds or SuiteConfig().seeds):
+        parser.error(f"--max-seeds (the seed budget) must be >= --seeds "
+                     f"({args.seeds or SuiteConfig().seeds}), got {args.max_seeds}")
     return guarded(parser.prog, lambda: _suite(args), debug=args.debug)

@@ -18,6 +18,7 @@ from proofs_check.conformance import golden
 from proofs_check.conformance import harness as conformance
 from proofs_check.report import atomic, suite
 from proofs_check.config import SuiteConfig
+from proofs_check.decide import SequentialRule
 
 P = R.make_linear_problem(3, 4, 20, seed=0)                 # m = 3, d = 4
 P2 = R.make_linear_problem(2, 4, 20, seed=0)
@@ -289,6 +290,13 @@ CASES = [
     ("gpu is_dominated theta wrong shape", lambda: gpu.is_dominated(B, np.zeros(4)), ValueError,
      "theta"),
     # ------------------------------------------------------------ proofs_check
+    ("config max_seeds=0", lambda: SuiteConfig(max_seeds=0), ValueError, "max_seeds"),
+    ("config max_seeds < seeds", lambda: SuiteConfig(seeds=8, max_seeds=3), ValueError,
+     "max_seeds (the seed budget) must be >= seeds"),
+    ("sequential rule p0 >= p1", lambda: SequentialRule(p0=0.5, p1=0.5), ValueError, "p0"),
+    ("sequential rule alpha=0", lambda: SequentialRule(alpha=0.0), ValueError, "alpha"),
+    ("detection target < 0", lambda: SequentialRule().detection_limit(-0.1), ValueError,
+     "power"),
     ("suite unknown claim", lambda: suite.run_suite(SuiteConfig(quick=True), ["nope"]),
      ValueError, "claims"),
     ("suite no claim", lambda: suite.run_suite(SuiteConfig(quick=True), [""]), ValueError,
@@ -342,6 +350,8 @@ CLI_CASES = [
     (["--backend", "jax"], "--backend"),
     (["--seed", "x"], "--seed"),
     (["--seeds", "0"], "--seeds"),
+    (["--max-seeds", "0"], "--max-seeds"),
+    (["--max-seeds", "4", "--seeds", "8"], "--max-seeds (the seed budget) must be >= --seeds"),
     (["--batch-sizes", "8,x"], "--batch-sizes"),
     (["--batch-sizes", "0"], "--batch-sizes"),
     (["--method", "nocolon"], "module:callable"),
