@@ -239,18 +239,6 @@ def tight_config(seed: int, steps: int, seeds: list[int]) -> dict:
             "seeds": seeds, "rule": "both bounds, every seed and T (theory §3c)"}
 
 
-def median_ci(values: np.ndarray, *, level: float = 0.95, resamples: int = 2000,
-              seed: int = 0) -> tuple[float, float]:
-    """Percentile-bootstrap confidence interval of the median (seeded)."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    meds = np.median(rng.choice(x, size=(resamples, x.size), replace=True), axis=1)
-    return float(np.quantile(meds, (1 - level) / 2)), float(np.quantile(meds, (1 + level) / 2))
-
-
 def median_rule_false_alarm(p_seed: float, n_seeds: int) -> float:
     """P(the median of n_seeds i.i.d. values exceeds the threshold) when each exceeds with
     probability p_seed: P(Binomial(n, p) >= ⌊n/2⌋ + 1)."""
