@@ -337,3 +337,22 @@ def test_the_paired_rule_is_exactly_zero_for_the_theorem_dynamics_and_catches_a_
     assert np.abs(same.paired_growth).max() < 1e-9 and check.passed
     biased, check = paired(BiasedHedge(0.1 * R.minmax_solution(problem).value))
     assert check.failed, check.note
+
+
+def test_the_kept_theorem_runs_are_the_runs_themselves():
+    """The paired rule keeps the theorem dynamics' runs for the next method; a kept entry equals
+    a fresh run, and another problem (or seed list) is another entry."""
+    config = SuiteConfig(quick=True)
+    problem, other = config.linear(), config.logistic()
+    theorem = R.ExcessMTL("exact", "paper", scale_processing=False)
+    setup = theory.game_setup(problem)
+    args = (theorem, setup, 300, [0, 1], 8, "with_replacement", "numpy")
+    first = rate.theorem_gaps(problem, *args)
+    again = rate.theorem_gaps(problem, *args)
+    fresh = rate.run_seeds("x", problem, theorem, setup, 300, [0, 1], batch_size=8).gaps
+    np.testing.assert_allclose(again, fresh, rtol=1e-12)
+    np.testing.assert_array_equal(first, again)
+    assert rate._problem_key(problem) != rate._problem_key(other)
+    shifted = rate.theorem_gaps(problem, theorem, setup, 300, [2, 3], 8, "with_replacement",
+                                "numpy")
+    assert not np.allclose(shifted, first)
