@@ -34,6 +34,8 @@ from typing import Literal
 
 import numpy as np
 
+from reference._validate import positive_int
+
 Verdict = Literal["pass", "fail", "inconclusive"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "inconclusive")
 POWER = 0.95
@@ -61,14 +63,6 @@ def _probability(name: str, value: object, *, low: float = 0.0, high: float = 1.
     return v
 
 
-def _count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 @dataclass(frozen=True)
 class SequentialRule:
     """Wald's SPRT of H0: p = ``p0`` against H1: p = ``p1`` on per-seed exceedances, with
@@ -90,8 +84,8 @@ class SequentialRule:
                              f"below that of a broken one), got p0={p0:g}, p1={p1:g}")
         _probability("alpha", self.alpha, high=0.5)
         _probability("beta", self.beta, high=0.5)
-        lo = _count("min_seeds", self.min_seeds, 1)
-        hi = _count("max_seeds", self.max_seeds, 1)
+        lo = positive_int("min_seeds", self.min_seeds, 1)
+        hi = positive_int("max_seeds", self.max_seeds, 1)
         if lo > hi:
             raise ValueError(f"min_seeds must be <= max_seeds, got {lo} > {hi}")
 
@@ -300,8 +294,8 @@ def sequential_seeds(run_block: Callable[[list[int]], object], first: int, rule:
     decisions on everything run so far.
     Returns the blocks' measurements, in order. The decisions consume seeds in order, so they
     do not depend on ``initial`` or ``block``."""
-    block = _count("block", block, 1)
-    initial = _count("initial", initial, 1)
+    block = positive_int("block", block, 1)
+    initial = positive_int("initial", initial, 1)
     size = min(rule.max_seeds, max(initial, rule.min_seeds, rule.seeds_to_pass))
     out = [run_block(list(range(first, first + size)))]
     done = size

@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .adagrad import adagrad_estimate
+
 F32 = np.float32
 
 
@@ -54,12 +56,7 @@ class _SimplexFloat32:
         self.baseline: np.ndarray | None = None
 
     def _update(self, grads: np.ndarray) -> None:
-        g = np.asarray(grads, dtype=np.float64)
-        if self.accumulator is None:
-            self.accumulator = np.zeros_like(g)
-        self.accumulator += g * g
-        scale = 1.0 / np.sqrt(self.accumulator + 1e-7)
-        estimate = np.array([(g[i] * scale[i]) @ g[i] for i in range(self.m)], dtype=F32)
+        self.accumulator, estimate = adagrad_estimate(self.accumulator, grads)
         if self.baseline is None:
             self.baseline = estimate
         payoff = estimate / self.baseline

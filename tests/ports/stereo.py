@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .adagrad import adagrad_estimate
+
 F32 = np.float32
 
 
@@ -40,12 +42,7 @@ class StereoDistillExcessMTL:
         self.baseline: np.ndarray | None = None
 
     def __call__(self, losses: np.ndarray, grads: np.ndarray) -> np.ndarray:
-        g = np.asarray(grads, dtype=F32)
-        if self.accumulator is None:
-            self.accumulator = np.zeros_like(g)
-        self.accumulator += g * g
-        scale = F32(1) / np.sqrt(self.accumulator + F32(1e-7))
-        estimate = np.array([(g[i] * scale[i]) @ g[i] for i in range(self.m)], dtype=F32)
+        self.accumulator, estimate = adagrad_estimate(self.accumulator, grads, F32)
         if self.baseline is None:
             self.baseline = estimate
         else:
