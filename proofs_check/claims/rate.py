@@ -108,12 +108,8 @@ class SeedRuns:
         None without the theorem dynamics' runs."""
         if self.theorem_gaps is None:
             return None
-        ratio = self.gaps / self.theorem_gaps
-        Tmax = self.T[-1]
-        late, early = self.T >= Tmax / 10, self.T <= Tmax / 10
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.log10(np.median(ratio[:, late], axis=1) /
-                            np.median(ratio[:, early], axis=1))
+            return np.log10(self._decade_growth(self.gaps / self.theorem_gaps))
 
     @property
     def tightness(self) -> float:
@@ -126,11 +122,14 @@ class SeedRuns:
     @property
     def growth(self) -> np.ndarray:
         """ρ_s = median_{T in last decade} gap·√T / median_{T in the decade before}, (S,)."""
-        c = self.gaps * np.sqrt(self.T)
-        Tmax = self.T[-1]
-        late, early = self.T >= Tmax / 10, self.T <= Tmax / 10
+        return self._decade_growth(self.gaps * np.sqrt(self.T))
+
+    def _decade_growth(self, values: np.ndarray) -> np.ndarray:
+        """Per seed, the median of ``values`` (S, K) over the last decade of T divided by its
+        median over the decade before."""
+        late, early = self.T >= self.T[-1] / 10, self.T <= self.T[-1] / 10
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.median(c[:, late], axis=1) / np.median(c[:, early], axis=1)
+            return np.median(values[:, late], axis=1) / np.median(values[:, early], axis=1)
 
 
 def _eta_alpha(method: R.WeightingMethod) -> float | None:
